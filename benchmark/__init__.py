@@ -1,0 +1,2 @@
+"""iqabench: a reproducible classical-versus-deep benchmark for image quality assessment."""
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Deep IQA models (torch/torchvision): ImageNet backbones, transfer baselines and IQA CNNs."""

@@ -1,0 +1,247 @@
+"""Extractor registry, cached parallel extraction and the sklearn transformer.
+
+An *extractor* is a pure function ``f(image, **params) -> 1-D float64 array`` of one
+RGB uint8 image, registered with a name and a version (bump the version whenever
+the output changes: the cache key includes it).
+
+:func:`extract_features` runs an extractor over many image files with the shared
+:class:`~features.cache.FeatureCache`, in parallel with joblib (processes), or on
+a Dask cluster when ``scheduler`` (an address such as ``tcp://host:8786``, or a
+``distributed.Client``) is given.  Only feature vectors travel back: decoded
+images live in one worker for one image.  A bad image never stops the run: its
+row is NaN and its reason is returned in ``failures``.
+
+:class:`ImageFeatures` wraps that as a scikit-learn transformer whose input is a
+sequence of image paths or a records DataFrame (column ``image``).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from .cache import FeatureCache, default_cache_dir
+from .imageio import ImageError, load_image
+
+__all__ = [
+    "Extractor",
+    "register_extractor",
+    "get_extractor",
+    "list_extractors",
+    "extract_features",
+    "ExtractionResult",
+    "ImageFeatures",
+    "paths_of",
+]
+
+
+@dataclass(frozen=True)
+class Extractor:
+    """A registered feature extractor."""
+
+    name: str
+    func: Callable[..., np.ndarray]
+    version: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    paper: str = ""
+    reference: str = ""
+
+    def __call__(self, image: np.ndarray, source: object = None) -> np.ndarray:
+        try:
+            vec = np.asarray(self.func(image, **dict(self.params)), dtype=np.float64).ravel()
+        except ImageError as exc:
+            if source is not None and exc.source == "<array>":
+                raise ImageError(source, exc.reason) from None
+            raise
+        if not np.all(np.isfinite(vec)):
+            bad = np.flatnonzero(~np.isfinite(vec))[:5].tolist()
+            raise ImageError(source, f"{self.name} gave non-finite features (indices {bad})")
+        return vec
+
+    def with_params(self, **params: Any) -> "Extractor":
+        merged = dict(self.params)
+        merged.update(params)
+        return Extractor(self.name, self.func, self.version, merged, self.paper, self.reference)
+
+
+_EXTRACTORS: dict[str, Extractor] = {}
+_BUILTIN_MODULES = ("brisque", "bliinds2", "diivine", "cues")
+
+
+def register_extractor(name: str, func: Callable[..., np.ndarray], version: str,
+                       params: Mapping[str, Any] | None = None, paper: str = "",
+                       reference: str = "") -> Extractor:
+    ext = Extractor(name, func, version, dict(params or {}), paper, reference)
+    _EXTRACTORS[name] = ext
+    return ext
+
+
+def _load_builtins() -> None:
+    import importlib
+
+    for mod in _BUILTIN_MODULES:
+        try:
+            importlib.import_module(f"features.{mod}")
+        except ModuleNotFoundError as exc:  # a module not written yet, not a missing dependency
+            if exc.name != f"features.{mod}":
+                raise
+
+
+def get_extractor(name: str) -> Extractor:
+    if name not in _EXTRACTORS:
+        _load_builtins()
+    try:
+        return _EXTRACTORS[name]
+    except KeyError:
+        raise KeyError(f"unknown extractor {name!r}; known: {sorted(_EXTRACTORS)}") from None
+
+
+def list_extractors() -> list[str]:
+    _load_builtins()
+    return sorted(_EXTRACTORS)
+
+
+@dataclass
+class ExtractionResult:
+    X: np.ndarray                       # (n_images, n_features); NaN rows where extraction failed
+    failures: dict[str, str]            # image path -> reason
+    cache_hits: int = 0
+    computed: int = 0
+
+    @property
+    def ok(self) -> np.ndarray:
+        return np.all(np.isfinite(self.X), axis=1)
+
+
+def _one(extractor: Extractor, path: str, cache_root: str | None) -> tuple[np.ndarray | None, str | None, bool]:
+    """Worker: (vector or None, failure reason or None, was it a cache hit)."""
+    cache = FeatureCache(cache_root)
+    try:
+        key = cache.key(extractor.name, extractor.version, extractor.params, path) if cache.enabled else None
+        if key is not None:
+            vec = cache.get(key)
+            if vec is not None:
+                return vec, None, True
+        vec = extractor(load_image(path), source=path)
+        if key is not None:
+            cache.put(key, vec)
+        return vec, None, False
+    except ImageError as exc:
+        return None, exc.reason if exc.source == path else str(exc), False
+    except OSError as exc:
+        return None, f"I/O error: {exc}", False
+    except Exception as exc:  # a long run survives one bad image and reports it
+        return None, f"{type(exc).__name__}: {exc}", False
+
+
+@contextlib.contextmanager
+def _dask_backend(scheduler: Any):
+    if scheduler is None:
+        yield
+        return
+    from distributed import Client  # optional dependency (extra "dask")
+    import joblib
+
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        with joblib.parallel_config(backend="dask"):
+            yield
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def extract_features(paths: Sequence[str], extractor: Extractor | str, *,
+                     cache: FeatureCache | str | os.PathLike | None | bool = True,
+                     n_jobs: int = 1, scheduler: Any = None, progress: bool = False,
+                     desc: str | None = None) -> ExtractionResult:
+    """Extract ``extractor`` from every image in ``paths``.
+
+    ``cache=True`` uses :func:`~features.cache.default_cache_dir`; ``False``/``None``
+    disables caching.  ``n_jobs`` > 1 uses joblib processes; ``scheduler`` runs the
+    same tasks on a Dask cluster.
+    """
+    import joblib
+
+    ext = get_extractor(extractor) if isinstance(extractor, str) else extractor
+    if cache is True:
+        cache_root = str(default_cache_dir())
+    elif cache is False or cache is None:
+        cache_root = None
+    elif isinstance(cache, FeatureCache):
+        cache_root = str(cache.root) if cache.root is not None else None
+    else:
+        cache_root = os.fspath(cache)
+    paths = [os.fspath(p) for p in paths]
+    items: Iterable = paths
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(paths, desc=desc or ext.name, unit="img", leave=False)
+    parallel = (n_jobs and n_jobs != 1) or scheduler is not None
+    with _dask_backend(scheduler):
+        if parallel:
+            runner = joblib.Parallel(n_jobs=n_jobs if scheduler is None else -1, return_as="generator")
+            outs = list(runner(joblib.delayed(_one)(ext, p, cache_root) for p in items))
+        else:
+            outs = [_one(ext, p, cache_root) for p in items]
+    dims = {v.shape[0] for v, _, _ in outs if v is not None}
+    if len(dims) > 1:
+        raise ValueError(f"{ext.name} returned vectors of different lengths: {sorted(dims)}")
+    d = dims.pop() if dims else 0
+    X = np.full((len(paths), d), np.nan)
+    failures: dict[str, str] = {}
+    hits = 0
+    for i, (vec, err, hit) in enumerate(outs):
+        if vec is None:
+            failures[paths[i]] = err or "unknown error"
+        else:
+            X[i] = vec
+            hits += hit
+    return ExtractionResult(X, failures, cache_hits=hits, computed=len(paths) - hits - len(failures))
+
+
+def paths_of(X: Any) -> list[str]:
+    """Image paths from a records DataFrame (column ``image``) or a sequence of paths."""
+    if hasattr(X, "columns") and "image" in getattr(X, "columns"):
+        return [os.fspath(p) for p in X["image"]]
+    if isinstance(X, (str, os.PathLike)):
+        return [os.fspath(X)]
+    return [os.fspath(p) for p in X]
+
+
+class ImageFeatures(TransformerMixin, BaseEstimator):
+    """scikit-learn transformer: image paths (or records) -> feature matrix.
+
+    Rows of images that could not be processed are NaN and listed in ``failures_``
+    (path -> reason); callers drop them and report them.
+    """
+
+    def __init__(self, extractor: str = "brisque", params: dict | None = None, cache_dir: Any = True,
+                 n_jobs: int = 1, scheduler: Any = None, progress: bool = False):
+        self.extractor = extractor
+        self.params = params
+        self.cache_dir = cache_dir
+        self.n_jobs = n_jobs
+        self.scheduler = scheduler
+        self.progress = progress
+
+    def _ext(self) -> Extractor:
+        ext = get_extractor(self.extractor)
+        return ext.with_params(**self.params) if self.params else ext
+
+    def fit(self, X: Any, y: Any = None) -> "ImageFeatures":
+        self.failures_ = {}
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        res = extract_features(paths_of(X), self._ext(), cache=self.cache_dir, n_jobs=self.n_jobs,
+                               scheduler=self.scheduler, progress=self.progress)
+        if not hasattr(self, "failures_"):
+            self.failures_ = {}
+        self.failures_.update(res.failures)
+        return res.X
