@@ -89,7 +89,7 @@ class MethodInfo:
 
 
 _METHODS: dict[str, MethodInfo] = {}
-_FAMILIES = ("fullref", "classical", "deep")
+_FAMILIES = ("fullref", "classical", "deep_transfer", "deep_iqa")
 _loaded = False
 
 

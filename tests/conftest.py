@@ -1,0 +1,55 @@
+"""Shared fixtures: the ../shared folder (skip when absent), a private feature cache, small images."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("IQABENCH_SHARED", REPO.parent / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A path inside ../shared, or skip the test with the reason."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"needs {p} (the ../shared folder beside the checkout is absent)")
+    return p
+
+
+@pytest.fixture
+def shared():
+    return shared_path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Keep the feature cache of the test run out of the user's home."""
+    old = os.environ.get("IQABENCH_CACHE")
+    os.environ["IQABENCH_CACHE"] = str(tmp_path_factory.mktemp("iqabench-cache"))
+    yield
+    if old is None:
+        os.environ.pop("IQABENCH_CACHE", None)
+    else:
+        os.environ["IQABENCH_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def astronaut_small() -> np.ndarray:
+    """scikit-image's astronaut photo, 128x128 RGB uint8 (ships with scikit-image)."""
+    from skimage import data, transform
+
+    img = transform.resize(data.astronaut(), (128, 128), anti_aliasing=True)
+    return (img * 255).round().astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def calibration_pairs():
+    """The 5 TID2013 calibration pairs and the official values, or skip."""
+    import pandas as pd
+
+    root = shared_path("data", "calibration")
+    official = pd.read_csv(root / "results_official.csv", index_col=0)
+    return root, official
