@@ -93,8 +93,15 @@ def register_dataset(info: DatasetInfo) -> DatasetInfo:
 
 
 def _load_builtins() -> None:
-    from . import adapters  # noqa: F401  (registers the native-layout adapters)
-    from . import synth  # noqa: F401
+    """Import the modules that register the built-in datasets."""
+    import importlib
+
+    for mod in ("adapters", "synth"):
+        try:
+            importlib.import_module(f"benchmark.datasets.{mod}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"benchmark.datasets.{mod}":
+                raise
 
 
 def get_dataset_info(name: str) -> DatasetInfo:
