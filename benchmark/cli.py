@@ -1,0 +1,154 @@
+"""Command line: ``python -m benchmark {run,list,tables,goldens}`` (a thin layer over the Python API)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["main"]
+
+
+def _names(values: Sequence[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    out: list[str] = []
+    for v in values:
+        out += [x for x in v.replace(",", " ").split() if x]
+    return out
+
+
+def _weights(values: Sequence[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for v in values or []:
+        if "=" not in v:
+            raise SystemExit(f"--weights expects ARCH=PATH, got {v!r}")
+        arch, path = v.split("=", 1)
+        if not Path(path).expanduser().is_file():
+            raise SystemExit(f"--weights {arch}: file not found: {path}")
+        out[arch.strip()] = str(Path(path).expanduser().resolve())
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .runner import SUITES
+
+    p = argparse.ArgumentParser(prog="python -m benchmark", description="iqabench: classical-versus-deep IQA benchmark")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run a suite and write tables, predictions and plots")
+    r.add_argument("--suite", choices=SUITES, default="all",
+                   help="fr, classical, deep, cross (cross-dataset plans of trainable methods) or all")
+    r.add_argument("--datasets", nargs="+", metavar="NAME",
+                   help="datasets to use (default: synth plus every dataset found under --data-root)")
+    r.add_argument("--data-root", metavar="DIR", help="folder holding real datasets in their native layouts")
+    r.add_argument("--out", default="results", metavar="DIR", help="output folder (default: results/)")
+    r.add_argument("--methods", nargs="+", metavar="NAME", help="only these registered methods")
+    r.add_argument("--quick", action="store_true", help="quick preset: 3 splits, small grids, tiny deep presets")
+    r.add_argument("--repeats", type=int, help="random splits per dataset without an official split (default 10)")
+    r.add_argument("--protocol", choices=("auto", "random", "official"), default="auto")
+    r.add_argument("--test-size", type=float, default=0.2)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--mapping", choices=("logistic5", "logistic4"), default="logistic5")
+    r.add_argument("--n-jobs", type=int, default=1, help="parallel feature extraction (joblib processes)")
+    r.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address for feature extraction")
+    r.add_argument("--weights", action="append", metavar="ARCH=PATH",
+                   help="local state-dict file for a backbone (repeatable), e.g. mobilenet_v2=weights.pth")
+    r.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    r.add_argument("--cache-dir", metavar="DIR", help="feature cache (default $IQABENCH_CACHE or ~/.cache/iqabench)")
+    r.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
+    r.add_argument("--no-cross", action="store_true", help="skip cross-dataset plans in --suite all")
+    r.add_argument("--no-plots", action="store_true")
+    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--synth-contents", type=int, metavar="N", help="number of source photos in synth")
+
+    lst = sub.add_parser("list", help="list datasets and methods")
+    lst.add_argument("--data-root", metavar="DIR", help="also say which datasets are present there")
+
+    t = sub.add_parser("tables", help="regenerate tables, CSV and plots from saved predictions")
+    t.add_argument("--out", default="results", metavar="DIR")
+    t.add_argument("--mapping", choices=("logistic5", "logistic4"), default="logistic5")
+    t.add_argument("--no-plots", action="store_true")
+
+    g = sub.add_parser("goldens", help="check (default) or regenerate the score-drift golden values")
+    g.add_argument("--update", action="store_true", help="rewrite results/reference/ from the current code")
+    g.add_argument("--reference", default=None, metavar="DIR", help="golden folder (default results/reference)")
+    return p
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    from .runner import RunConfig, run
+
+    cache = None if a.no_cache else (a.cache_dir or True)
+    opts: dict[str, dict] = {}
+    if a.synth_contents:
+        opts["synth"] = {"n_contents": a.synth_contents}
+    cfg = RunConfig(suite=a.suite, datasets=_names(a.datasets), data_root=a.data_root, out=a.out,
+                    methods=_names(a.methods), quick=a.quick, n_repeats=a.repeats, protocol=a.protocol,
+                    test_size=a.test_size, seed=a.seed, mapping=a.mapping, n_jobs=a.n_jobs, scheduler=a.scheduler,
+                    weights=_weights(a.weights), device=a.device, cache_dir=cache,
+                    cross=False if a.no_cross else None, plots=not a.no_plots, progress=not a.no_progress,
+                    dataset_options=opts)
+    res = run(cfg)
+    md = Path(a.out) / "tables.md"
+    if md.exists():
+        print(md.read_text())
+    print(f"wall time {res.wall_s:.1f} s; outputs in {res.out}/")
+    return 0
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    from .datasets import list_datasets
+    from .methods.base import available, list_methods
+
+    print("Datasets:")
+    for d in list_datasets():
+        where = ""
+        if d.builtin:
+            where = "built in"
+        elif a.data_root:
+            root = d.find_root(a.data_root)
+            where = f"found at {root}" if root else "not found"
+        score = "MOS (higher is better)" if d.higher_better else "DMOS (lower is better)"
+        ref = "FR+NR" if d.has_reference else "NR only"
+        print(f"  {d.name:<10} {d.title:<40} {d.kind:<10} {ref:<6} {score:<24} {where}")
+    print("\nMethods:")
+    for m in sorted(list_methods("all", include_unavailable=True), key=lambda m: (m.suite, m.name)):
+        flag = "" if available(m) else f"  [needs {', '.join(m.requires)}]"
+        direction = "higher" if m.higher_better else "lower"
+        print(f"  {m.name:<24} {m.display:<32} {m.kind:<3} {m.suite:<10} {'trained' if m.trainable else 'training-free':<13} "
+              f"{direction}-is-better{flag}")
+    return 0
+
+
+def cmd_tables(a: argparse.Namespace) -> int:
+    from .regenerate import regenerate
+
+    files = regenerate(Path(a.out), mapping=a.mapping, plots=not a.no_plots)
+    print(f"rewrote {len(files)} files in {a.out}/")
+    return 0
+
+
+def cmd_goldens(a: argparse.Namespace) -> int:
+    from .goldens import check_goldens, update_goldens
+
+    if a.update:
+        path = update_goldens(a.reference)
+        print(f"golden values written to {path}; review them with `git diff {path}`")
+        return 0
+    problems = check_goldens(a.reference)
+    if problems:
+        print("\n".join(problems))
+        return 1
+    print("no drift")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    handler = {"run": cmd_run, "list": cmd_list, "tables": cmd_tables, "goldens": cmd_goldens}[a.command]
+    return handler(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Evaluation protocols: content-disjoint random splits, official splits, cross-dataset plans.
+
+* :func:`content_splits` (Kim et al. 2017, Section V): contents (reference images
+  or scenes) are shuffled and ``test_size`` of them go to the test set, so no
+  content appears on both sides; repeated ``n_repeats`` times with seeds
+  ``seed, seed + 1, ...``.  ``val_size`` optionally carves a validation set from
+  the *training* contents only.
+* :func:`official_split`: the dataset's own ``split`` column (``train``/``val``/``test``).
+* :func:`plan_splits` picks the official split when the dataset has one, random
+  splits otherwise.
+* :func:`cross_plans`: train on all of A, test on all of B; leave-one-dataset-out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Split", "content_splits", "official_split", "plan_splits", "CrossPlan", "cross_plans",
+           "lodo_plans", "shared_types"]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row indices (into a records frame) of one train/test(/val) split."""
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+    val: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
+    seed: int | None = None
+
+    def frames(self, records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return records.iloc[self.train].reset_index(drop=True), records.iloc[self.test].reset_index(drop=True)
+
+
+def _n_take(n: int, frac: float) -> int:
+    return int(min(max(1, round(frac * n)), n - 1))
+
+
+def content_splits(records: pd.DataFrame, n_repeats: int = 10, test_size: float = 0.2, val_size: float = 0.0,
+                   seed: int = 0) -> list[Split]:
+    """``n_repeats`` content-disjoint random splits (default 80/20 by content id)."""
+    if not 0 < test_size < 1:
+        raise ValueError("test_size must be in (0, 1)")
+    contents = np.array(sorted(records["content"].astype(str).unique()))
+    if contents.size < 2:
+        raise ValueError(f"need at least 2 distinct contents to split, got {contents.size}")
+    content_of = records["content"].astype(str).to_numpy()
+    splits = []
+    for r in range(n_repeats):
+        rng = np.random.default_rng(seed + r)
+        perm = rng.permutation(contents)
+        n_test = _n_take(contents.size, test_size)
+        test_c = set(perm[:n_test])
+        rest = perm[n_test:]
+        val_c: set = set()
+        if val_size > 0 and rest.size > 1:
+            val_c = set(rest[:_n_take(rest.size, val_size)])
+        is_test = np.isin(content_of, list(test_c))
+        is_val = np.isin(content_of, list(val_c))
+        splits.append(Split(
+            name=f"r{r:02d}",
+            train=np.flatnonzero(~is_test & ~is_val),
+            test=np.flatnonzero(is_test),
+            val=np.flatnonzero(is_val),
+            seed=seed + r,
+        ))
+    return splits
+
+
+def official_split(records: pd.DataFrame) -> Split:
+    """The dataset's official split (``split`` column); ``val`` rows are kept apart."""
+    s = records["split"].astype(str).str.lower().to_numpy()
+    if not np.any(s == "test") or not np.any(s == "train"):
+        raise ValueError("records have no official train/test split")
+    return Split("official", np.flatnonzero(s == "train"), np.flatnonzero(s == "test"),
+                 np.flatnonzero(np.isin(s, ["val", "valid", "validation"])))
+
+
+def has_official_split(records: pd.DataFrame) -> bool:
+    s = set(records["split"].astype(str).str.lower())
+    return "train" in s and "test" in s
+
+
+def plan_splits(records: pd.DataFrame, protocol: str = "auto", n_repeats: int = 10, test_size: float = 0.2,
+                val_size: float = 0.0, seed: int = 0) -> list[Split]:
+    """Official split when there is one (``protocol="auto"``), else content-disjoint random splits."""
+    if protocol == "official" or (protocol == "auto" and has_official_split(records)):
+        return [official_split(records)]
+    if protocol not in ("auto", "random"):
+        raise ValueError(f"protocol must be auto, random or official; got {protocol!r}")
+    return content_splits(records, n_repeats=n_repeats, test_size=test_size, val_size=val_size, seed=seed)
+
+
+@dataclass(frozen=True)
+class CrossPlan:
+    """Train on ``train_sets`` (all their images), test on all of ``test_set``.
+
+    ``types`` restricts both sides to those distortion types (Bosse et al. Table II).
+    """
+
+    kind: str                     # "one-vs-one", "lodo", "shared-types", "synthetic-to-authentic"
+    train_sets: tuple[str, ...]
+    test_set: str
+    types: tuple[str, ...] = ()
+
+    @property
+    def train_name(self) -> str:
+        name = "+".join(self.train_sets)
+        return f"{name}[{','.join(self.types)}]" if self.types else name
+
+    @property
+    def test_name(self) -> str:
+        return f"{self.test_set}[{','.join(self.types)}]" if self.types else self.test_set
+
+
+def cross_plans(names: list[str]) -> list[CrossPlan]:
+    """One-vs-one: every ordered pair (A, B), A != B."""
+    return [CrossPlan("one-vs-one", (a,), b) for a in names for b in names if a != b]
+
+
+def lodo_plans(names: list[str]) -> list[CrossPlan]:
+    """Leave one dataset out: train on all others, test on the one left out (needs >= 3 datasets)."""
+    if len(names) < 3:
+        return []
+    return [CrossPlan("lodo", tuple(n for n in names if n != b), b) for b in names]
+
+
+def shared_types(a: pd.DataFrame, b: pd.DataFrame) -> tuple[str, ...]:
+    """Distortion types labelled in both record frames (canonical names)."""
+    ta = set(a["dist_type"].astype(str)) - {""}
+    tb = set(b["dist_type"].astype(str)) - {""}
+    return tuple(sorted(ta & tb))

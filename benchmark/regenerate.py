@@ -1,0 +1,55 @@
+"""Rebuild metrics, tables and plots from a run's saved predictions (nothing is recomputed)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .methods.base import MethodInfo, get_method_info
+from .storage import PredictionStore
+
+__all__ = ["load_results", "regenerate"]
+
+
+def _info(name: str) -> MethodInfo:
+    try:
+        return get_method_info(name)
+    except KeyError:  # a method no longer registered: keep its rows under its own name
+        return MethodInfo(name=name, factory=lambda ctx: None, kind="NR", group="NR hand-crafted", suite="classical")
+
+
+def load_results(out: Path) -> list:
+    """``(info, plan, train, test, split, predictions)`` for every saved per-split prediction file."""
+    root = PredictionStore(out / "predictions").root
+    results = []
+    for csv in sorted(root.glob("*/*/*.csv")):
+        method, plan = csv.parent.parent.name, csv.parent.name
+        train, test, split = csv.stem.split("__")
+        if plan == "within" and split == "all":
+            continue  # a training-free metric's all-image file: its per-split subsets are listed too
+        if train == "-":
+            train = test
+        df = pd.read_csv(csv, keep_default_na=False, na_values=[""], dtype={"content": str, "dist_type": str})
+        df["dist_type"] = df["dist_type"].fillna("")
+        results.append((_info(method), plan, train, test, split, df))
+    return results
+
+
+def regenerate(out: Path, mapping: str = "logistic5", plots: bool = True) -> list[Path]:
+    from . import report
+    from .runner import _metric_rows
+
+    out = Path(out)
+    results = load_results(out)
+    if not results:
+        raise FileNotFoundError(f"no saved predictions under {out / 'predictions'}")
+    metrics, per_type = _metric_rows(results, mapping)
+    fail_path = out / "failures.csv"
+    failures = pd.read_csv(fail_path, keep_default_na=False) if fail_path.exists() else pd.DataFrame(
+        columns=["method", "dataset", "image", "reason"])
+    meta_path = out / "run.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    meta["regenerated"] = True
+    files, _ = report.write_all(out, metrics, per_type, failures, meta, results, plots=plots, mapping=mapping)
+    return files

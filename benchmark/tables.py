@@ -1,0 +1,246 @@
+"""Survey-style tables (Markdown and LaTeX booktabs) built from tidy metric rows.
+
+Tables only format what :mod:`benchmark.evaluation` computed; nothing is edited
+by hand.  The single-dataset table follows Kim et al. 2017, Table III: rows
+grouped by type (FR, NR hand-crafted, NR deep), one SROCC/PLCC column pair per
+dataset, median over splits, the top three of each column in bold.  A cell
+with no value (e.g. an FR metric on a dataset without references) is a dash.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .methods.base import GROUPS
+
+__all__ = ["Table", "summarise", "single_dataset_table", "cross_matrix_table", "column_table",
+           "per_distortion_table"]
+
+DASH = "–"
+
+
+@dataclass
+class Table:
+    """A grid of numbers with grouped rows and (optionally) two-level columns."""
+
+    title: str
+    caption: str
+    row_labels: list[str]
+    columns: list[tuple[str, str]]           # (top header, sub header); sub may be ""
+    values: np.ndarray                       # (n_rows, n_cols) float, NaN = no value
+    row_groups: list[str] = field(default_factory=list)   # group of each row ("" = none)
+    bold_top: int = 3
+    higher_better: list[bool] | None = None  # per column (default: all True)
+    stub: str = "Method"
+    digits: int = 3
+    notes: list[str] = field(default_factory=list)
+
+    def _bold(self) -> np.ndarray:
+        mask = np.zeros(self.values.shape, dtype=bool)
+        if self.bold_top <= 0:
+            return mask
+        for j in range(self.values.shape[1]):
+            col = self.values[:, j]
+            ok = np.isfinite(col)
+            if ok.sum() < 2:
+                continue
+            hb = True if self.higher_better is None else self.higher_better[j]
+            vals = np.round(col[ok], self.digits)
+            order = np.unique(vals)[::-1] if hb else np.unique(vals)
+            cutoff = order[: self.bold_top]
+            mask[np.flatnonzero(ok), j] = np.isin(vals, cutoff)
+        return mask
+
+    def _fmt(self, v: float) -> str:
+        return DASH if not np.isfinite(v) else f"{v:.{self.digits}f}"
+
+    def _has_sub(self) -> bool:
+        return any(sub for _, sub in self.columns)
+
+    def to_markdown(self) -> str:
+        bold = self._bold()
+        if self._has_sub():
+            heads = [f"{top} {sub}".strip() for top, sub in self.columns]
+        else:
+            heads = [top for top, _ in self.columns]
+        lines = [f"**{self.title}**", "", f"| {self.stub} | " + " | ".join(heads) + " |",
+                 "|---|" + "|".join(":---:" for _ in heads) + "|"]
+        last_group = None
+        for i, label in enumerate(self.row_labels):
+            group = self.row_groups[i] if self.row_groups else ""
+            if group and group != last_group:
+                lines.append(f"| *{group}* |" + " |" * len(heads))
+                last_group = group
+            cells = []
+            for j in range(len(heads)):
+                s = self._fmt(self.values[i, j])
+                cells.append(f"**{s}**" if bold[i, j] else s)
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines += ["", self.caption]
+        lines += [f"- {n}" for n in self.notes]
+        return "\n".join(lines) + "\n"
+
+    def to_latex(self) -> str:
+        bold = self._bold()
+        ncol = len(self.columns)
+        esc = _tex_escape
+        out = ["\\begin{table}[t]", "\\centering", f"\\caption{{{esc(self.caption)}}}",
+               f"\\begin{{tabular}}{{l{'c' * ncol}}}", "\\toprule"]
+        if self._has_sub():
+            tops: list[tuple[str, int]] = []
+            for top, _ in self.columns:
+                if tops and tops[-1][0] == top:
+                    tops[-1] = (top, tops[-1][1] + 1)
+                else:
+                    tops.append((top, 1))
+            out.append(" & " + " & ".join(f"\\multicolumn{{{n}}}{{c}}{{{esc(t)}}}" for t, n in tops) + " \\\\")
+            rules, c = [], 2
+            for _, n in tops:
+                rules.append(f"\\cmidrule(lr){{{c}-{c + n - 1}}}")
+                c += n
+            out.append(" ".join(rules))
+            out.append(f"{esc(self.stub)} & " + " & ".join(esc(sub) for _, sub in self.columns) + " \\\\")
+        else:
+            out.append(f"{esc(self.stub)} & " + " & ".join(esc(top) for top, _ in self.columns) + " \\\\")
+        out.append("\\midrule")
+        last_group = None
+        for i, label in enumerate(self.row_labels):
+            group = self.row_groups[i] if self.row_groups else ""
+            if group and group != last_group:
+                if last_group is not None:
+                    out.append("\\midrule")
+                out.append(f"\\multicolumn{{{ncol + 1}}}{{l}}{{\\textit{{{esc(group)}}}}} \\\\")
+                last_group = group
+            cells = []
+            for j in range(ncol):
+                s = self._fmt(self.values[i, j])
+                s = "--" if s == DASH else s
+                cells.append(f"\\textbf{{{s}}}" if bold[i, j] else s)
+            out.append(f"{esc(label)} & " + " & ".join(cells) + " \\\\")
+        out += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+        return "\n".join(out) + "\n"
+
+    def to_frame(self) -> pd.DataFrame:
+        cols = [f"{t} {s}".strip() for t, s in self.columns]
+        df = pd.DataFrame(self.values, index=self.row_labels, columns=cols)
+        if self.row_groups:
+            df.insert(0, "group", self.row_groups)
+        return df
+
+
+def _tex_escape(s: str) -> str:
+    rep = {"&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_", "{": "\\{", "}": "\\}",
+           "~": "\\textasciitilde{}", "^": "\\textasciicircum{}", "±": "$\\pm$", "→": "$\\to$", "–": "--"}
+    return "".join(rep.get(ch, ch) for ch in str(s))
+
+
+def summarise(metrics: pd.DataFrame, keys: Sequence[str] = ("method", "plan", "train_set", "test_set")) -> pd.DataFrame:
+    """Median, mean and std over splits of every metric, per method x train set x test set."""
+    keys = [k for k in keys if k in metrics.columns]
+    num = [c for c in ("srocc", "krocc", "plcc", "plcc_raw", "rmse", "n") if c in metrics.columns]
+    g = metrics.groupby(keys, sort=False, dropna=False)
+    med = g[num].median().add_suffix("_median")
+    mean = g[num].mean().add_suffix("_mean")
+    std = g[num].std(ddof=0).add_suffix("_std")
+    count = g.size().rename("n_splits")
+    out = pd.concat([med, mean, std, count], axis=1).reset_index()
+    for col in ("label", "group"):
+        if col in metrics.columns:
+            out = out.merge(metrics.drop_duplicates("method")[["method", col]], on="method", how="left")
+    return out
+
+
+def _method_rows(summary: pd.DataFrame, method_order: Sequence[str] | None) -> tuple[list[str], list[str], list[str]]:
+    meta = summary.drop_duplicates("method").set_index("method")
+    methods = list(method_order) if method_order else list(meta.index)
+    methods = [m for m in methods if m in meta.index]
+    order = {g: i for i, g in enumerate(GROUPS)}
+    methods.sort(key=lambda m: order.get(meta.at[m, "group"] if "group" in meta else "", 99))
+    labels = [str(meta.at[m, "label"]) if "label" in meta and pd.notna(meta.at[m, "label"]) else m for m in methods]
+    groups = [str(meta.at[m, "group"]) if "group" in meta else "" for m in methods]
+    return methods, labels, groups
+
+
+def single_dataset_table(summary: pd.DataFrame, datasets: Sequence[str], *, stat: str = "median",
+                         method_order: Sequence[str] | None = None, caption: str = "",
+                         dataset_labels: dict[str, str] | None = None) -> Table:
+    """Kim et al. Table III layout: SROCC/PLCC per dataset (within-dataset plan)."""
+    s = summary[summary["plan"] == "within"] if "plan" in summary.columns else summary
+    methods, labels, groups = _method_rows(s, method_order)
+    cols = [(dataset_labels.get(d, d) if dataset_labels else d, m) for d in datasets for m in ("SROCC", "PLCC")]
+    vals = np.full((len(methods), len(cols)), np.nan)
+    idx = s.set_index(["method", "test_set"])
+    for i, m in enumerate(methods):
+        for j, d in enumerate(datasets):
+            if (m, d) in idx.index:
+                row = idx.loc[(m, d)]
+                row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
+                vals[i, 2 * j] = row[f"srocc_{stat}"]
+                vals[i, 2 * j + 1] = row[f"plcc_{stat}"]
+    return Table("Single-dataset performance", caption, labels, cols, vals, groups)
+
+
+def cross_matrix_table(summary: pd.DataFrame, datasets: Sequence[str], *, metric: str = "srocc",
+                       stat: str = "median", method_order: Sequence[str] | None = None,
+                       caption: str = "") -> Table:
+    """Yang et al. Table 2 layout: per method, rows = training set, columns = test set.
+
+    The diagonal is the single-dataset (within) result; off-diagonal cells train on
+    all of the row's dataset and test on all of the column's.
+    """
+    methods, labels, groups = _method_rows(summary, method_order)
+    row_labels, row_groups, rows = [], [], []
+    for m, lab in zip(methods, labels):
+        sm = summary[summary["method"] == m]
+        for a in datasets:
+            vals = []
+            for b in datasets:
+                plan = "within" if a == b else "one-vs-one"
+                hit = sm[(sm["plan"] == plan) & (sm["test_set"] == b) & (sm["train_set"] == a)]
+                vals.append(float(hit[f"{metric}_{stat}"].iloc[0]) if len(hit) else np.nan)
+            if np.any(np.isfinite(vals)):
+                row_labels.append(f"{a} →")
+                row_groups.append(lab)
+                rows.append(vals)
+    vals = np.array(rows) if rows else np.empty((0, len(datasets)))
+    t = Table(f"Cross-dataset {metric.upper()} (train on rows, test on columns)", caption, row_labels,
+              [(d, "") for d in datasets], vals, row_groups, bold_top=0, stub="Train")
+    return t
+
+
+def column_table(summary: pd.DataFrame, plan: str, *, columns: str = "test_set", metrics: Sequence[str] = ("srocc",),
+                 stat: str = "median", method_order: Sequence[str] | None = None, title: str = "",
+                 caption: str = "") -> Table:
+    """Methods x (test set [x metric]) for one plan (LODO, shared types, synthetic-to-authentic)."""
+    s = summary[summary["plan"] == plan]
+    methods, labels, groups = _method_rows(s, method_order)
+    keys = list(dict.fromkeys(s[columns]))
+    cols = [(k, m.upper()) for k in keys for m in metrics] if len(metrics) > 1 else [(k, "") for k in keys]
+    vals = np.full((len(methods), len(cols)), np.nan)
+    for i, m in enumerate(methods):
+        for j, k in enumerate(keys):
+            hit = s[(s["method"] == m) & (s[columns] == k)]
+            for t, met in enumerate(metrics):
+                if len(hit):
+                    vals[i, j * len(metrics) + t] = hit[f"{met}_{stat}"].iloc[0]
+    return Table(title or plan, caption, labels, cols, vals, groups)
+
+
+def per_distortion_table(per_type: pd.DataFrame, dataset: str, *, stat: str = "median",
+                         method_order: Sequence[str] | None = None, caption: str = "") -> Table:
+    """SROCC within each distortion type (median over splits) for one dataset."""
+    s = per_type[per_type["test_set"] == dataset]
+    g = s.groupby(["method", "dist_type"], sort=False)["srocc"]
+    agg = g.median() if stat == "median" else g.mean()
+    summ = s.drop_duplicates("method")[[c for c in ("method", "label", "group") if c in s.columns]]
+    methods, labels, groups = _method_rows(summ, method_order)
+    types = sorted(s["dist_type"].unique())
+    vals = np.full((len(methods), len(types)), np.nan)
+    for i, m in enumerate(methods):
+        for j, t in enumerate(types):
+            if (m, t) in agg.index:
+                vals[i, j] = agg.loc[(m, t)]
+    return Table(f"Per-distortion SROCC on {dataset}", caption, labels, [(t, "") for t in types], vals, groups)
