@@ -42,6 +42,8 @@ from .storage import PredictionStore, atomic_to_csv, atomic_write_text, fingerpr
 __all__ = ["RunConfig", "RunResult", "run", "select_methods", "resolve_datasets", "SUITES"]
 
 SUITES = ("fr", "classical", "deep", "cross", "all")
+# The --quick preset also shrinks the built-in set (fewer source photos, same distortions and levels).
+QUICK_DATASET_OPTIONS: dict[str, dict] = {"synth": {"n_contents": 6}}
 
 
 @dataclass
@@ -117,8 +119,9 @@ def resolve_datasets(cfg: RunConfig, log) -> tuple[dict[str, pd.DataFrame], list
         info = get_dataset_info(name)
         try:
             opts = dict(cfg.dataset_options.get(name, {}))
-            if cfg.quick and info.builtin:
-                opts.setdefault("quick", True)
+            if cfg.quick:
+                for k, v in QUICK_DATASET_OPTIONS.get(info.name, {}).items():
+                    opts.setdefault(k, v)
             rec = load_dataset(name, data_root=cfg.data_root, **opts)
         except (DatasetError, OSError, ValueError) as exc:
             log(f"dataset {name}: not loaded: {exc}")
