@@ -55,6 +55,7 @@ class RunConfig:
     methods: Sequence[str] | None = None       # restrict to these registry names
     quick: bool = False
     n_repeats: int | None = None               # default 10 (quick: 3)
+    deep_repeats: int | None = None            # trained CNNs: default n_repeats with a GPU, else at most 3
     test_size: float = 0.2
     protocol: str = "auto"                     # auto | random | official
     seed: int = 0
@@ -73,9 +74,27 @@ class RunConfig:
     def repeats(self) -> int:
         return self.n_repeats if self.n_repeats is not None else (3 if self.quick else 10)
 
+    def repeats_for(self, info: MethodInfo) -> int:
+        """Splits for one method: trained CNNs on a CPU get at most 3 (stated in the table notes)."""
+        if not (info.trainable and info.suite == "deep"):
+            return self.repeats
+        if self.deep_repeats is not None:
+            return min(self.deep_repeats, self.repeats)
+        return self.repeats if _cuda_available(self.device) else min(self.repeats, 3)
+
     @property
     def do_cross(self) -> bool:
         return self.cross if self.cross is not None else self.suite in ("cross", "all")
+
+
+def _cuda_available(device: str | None) -> bool:
+    if device is not None:
+        return device.startswith("cuda")
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
 
 
 @dataclass
@@ -235,7 +254,8 @@ class _Runner:
                     self.store.save(sub, info.name, "within", "-", name, sp.name, "derived-from-all")
                     self.add(info, "within", name, name, sp.name, sub)
                 continue
-            for sp in tqdm(splits, desc=f"{info.name}: splits", disable=not c.progress or len(splits) == 1,
+            mine = splits[: c.repeats_for(info)]
+            for sp in tqdm(mine, desc=f"{info.name}: splits", disable=not c.progress or len(mine) == 1,
                            leave=False):
                 tr, te = sp.frames(rec)
                 df = self.predict(info, "within", name, name, sp.name, tr, te, sp.seed if sp.seed is not None else c.seed)

@@ -1,0 +1,66 @@
+"""Peak memory of a suite run as the dataset grows (a benchmark, not a test).
+
+Each run is a fresh subprocess (``python -m benchmark run ...``); its peak resident
+set size is read with ``resource.getrusage(RUSAGE_CHILDREN)``.  A run holds records,
+feature vectors and predictions, never the decoded images, so the peak should stay
+flat as the number of images grows (beyond the feature matrix, a few KB per image).
+
+    python bench/bench_memory.py                       # synth with 3, 6 and 10 source photos
+    python bench/bench_memory.py --data-root ../shared/data --datasets biq2021
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+
+WRAPPER = """
+import resource, runpy, sys
+sys.argv = ["benchmark"] + sys.argv[1:]
+try:
+    runpy.run_module("benchmark", run_name="__main__")
+except SystemExit:
+    pass
+print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+"""
+
+
+def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
+    """Run ``python -m benchmark ARGS`` in a fresh process; its own peak RSS (MB) and wall time."""
+    args = cmd[3:]  # drop "python -m benchmark"
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", WRAPPER, *args], check=True, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - t0
+    kb = [int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK_RSS_KB")][-1]
+    return kb / 1024.0, wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--methods", nargs="+", default=["brisque", "psnr"])
+    ap.add_argument("--sizes", nargs="+", type=int, default=[3, 6, 10], help="synth source photos")
+    ap.add_argument("--data-root")
+    ap.add_argument("--datasets", nargs="+")
+    a = ap.parse_args()
+    base = [sys.executable, "-m", "benchmark", "run", "--suite", "all", "--no-progress", "--no-plots",
+            "--no-cross", "--repeats", "2", "--methods", *a.methods]
+    print("| run | images | peak RSS (MB) | wall (s) |\n|---|---:|---:|---:|")
+    if a.datasets:
+        with tempfile.TemporaryDirectory() as out:
+            cmd = base + ["--datasets", *a.datasets, "--out", out] + (["--data-root", a.data_root] if a.data_root else [])
+            mb, wall = peak_rss_mb(cmd)
+            print(f"| {' '.join(a.datasets)} | - | {mb:.0f} | {wall:.1f} |")
+        return
+    for n in sorted(a.sizes):
+        with tempfile.TemporaryDirectory() as out:
+            mb, wall = peak_rss_mb(base + ["--datasets", "synth", "--synth-contents", str(n), "--out", out])
+            print(f"| synth, {n} photos | {n * 35} | {mb:.0f} | {wall:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""Helpers shared by the native-layout adapters: score-file lookup and readers.
+
+Every problem is reported as one :class:`~benchmark.datasets.base.DatasetError` that names
+the dataset, the root and each missing or unreadable file (image files are checked later,
+by :func:`~benchmark.datasets.base.validate_records`).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..base import DatasetError, find_file
+
+__all__ = ["score_file", "read_mat", "mat_strings", "mat_numbers", "read_table", "column", "cell_str", "locate",
+           "image_index", "name_str"]
+
+
+def score_file(dataset: str, root: Path, candidates: Sequence[str | os.PathLike], what: str = "score file",
+               given: str | os.PathLike | None = None) -> Path:
+    """The first of ``candidates`` (relative to ``root``, matched case-insensitively) that exists.
+
+    ``given`` (an explicit option) overrides the search: absolute, or relative to ``root``.
+    Raises one ``DatasetError`` listing every place looked at when none exists.
+    """
+    root = Path(root)
+    if given is not None:
+        p = Path(given)
+        p = p if p.is_absolute() else root / p
+        if p.is_file():
+            return p
+        raise DatasetError(dataset, root, [f"{p}: {what} not found"])
+    tried = []
+    for cand in candidates:
+        rel = Path(cand)
+        folder = root / rel.parent
+        p = find_file(folder, rel.name) if folder.is_dir() else root / rel
+        if p.is_file():
+            return p
+        tried.append(f"{root / rel}: {what} not found")
+    if not root.is_dir():
+        tried.insert(0, f"{root}: dataset folder not found")
+    raise DatasetError(dataset, root, tried)
+
+
+def read_mat(dataset: str, root: Path, path: Path, variables: Iterable[str]) -> dict:
+    """``scipy.io.loadmat`` with the listed variables required."""
+    from scipy.io import loadmat
+
+    try:
+        data = loadmat(str(path))
+    except Exception as exc:  # corrupt, truncated, v7.3 (HDF5), not a .mat at all
+        raise DatasetError(dataset, root, [f"{path}: unreadable MATLAB file ({type(exc).__name__}: {exc})"]) \
+            from exc
+    missing = [v for v in variables if v not in data]
+    if missing:
+        have = sorted(k for k in data if not k.startswith("__"))
+        raise DatasetError(dataset, root, [f"{path}: lacks variable(s) {missing} (has {have})"])
+    return data
+
+
+def name_str(x: object) -> str:
+    """One MATLAB cell entry (nested 1x1 arrays of str) as a plain string."""
+    while isinstance(x, np.ndarray):
+        if x.size == 0:
+            return ""
+        if x.dtype.kind == "U" and x.ndim >= 1 and x.size > 1 and all(len(str(c)) == 1 for c in x.ravel()):
+            return "".join(str(c) for c in x.ravel())          # char array stored one char per cell
+        x = x.ravel()[0]
+    return str(x).strip()
+
+
+def mat_strings(arr: object) -> list[str]:
+    """A MATLAB cell array (any shape) or char matrix as a flat list of strings."""
+    a = np.asarray(arr)
+    if a.dtype.kind == "U":                 # char matrix: one string per row
+        return [str(s).strip() for s in a.ravel()]
+    return [name_str(e) for e in a.ravel()]
+
+
+def mat_numbers(arr: object) -> np.ndarray:
+    return np.asarray(arr, dtype=np.float64).ravel()
+
+
+def _xlsx(dataset: str, root: Path, path: Path, sheet: str | None) -> pd.DataFrame:
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:
+        raise DatasetError(dataset, root, [
+            f"{path}: reading .xlsx needs openpyxl (pip install openpyxl); or save the sheet"
+            f"{' ' + repr(sheet) if sheet else ''} as CSV beside it, named {path.with_suffix('.csv').name!r}"])
+    try:
+        book = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
+    except Exception as exc:
+        raise DatasetError(dataset, root, [f"{path}: unreadable spreadsheet ({type(exc).__name__}: {exc})"]) \
+            from exc
+    if sheet is not None:
+        for name, frame in book.items():
+            if str(name).strip().lower() == sheet.lower():
+                return frame
+    return next(iter(book.values()))
+
+
+def _text_table(dataset: str, root: Path, path: Path) -> pd.DataFrame:
+    try:
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise DatasetError(dataset, root, [f"{path}: unreadable ({exc})"]) from exc
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise DatasetError(dataset, root, [f"{path}: empty file"])
+    sample = "\n".join(lines[:20])
+    if "\t" in sample:
+        delim = "\t"
+    elif "," in sample or ";" in sample:
+        try:
+            delim = csv.Sniffer().sniff(sample, delimiters=",;").delimiter
+        except csv.Error:
+            delim = ","
+    else:
+        delim = None
+    if delim is None:
+        rows = [ln.split() for ln in lines]
+    else:
+        rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delim))
+    width = max(len(r) for r in rows)
+    return pd.DataFrame([r + [None] * (width - len(r)) for r in rows], dtype=object)
+
+
+def read_table(dataset: str, root: Path, path: Path, sheet: str | None = None,
+               header_has: Sequence[str] = ()) -> pd.DataFrame:
+    """A score table from ``.csv``/``.txt``/``.tsv`` or ``.xlsx`` (needs openpyxl).
+
+    The header is the first row (within the first 30) whose cells include every name in
+    ``header_has`` (compared case- and whitespace-insensitively); with ``header_has`` empty
+    the first row is the header.  Empty columns and rows are dropped; cells stay strings /
+    objects (convert with :func:`column` and ``pd.to_numeric``).
+    """
+    raw = _xlsx(dataset, root, path, sheet) if path.suffix.lower() in (".xlsx", ".xlsm") \
+        else _text_table(dataset, root, path)
+    raw = raw.dropna(how="all").dropna(axis=1, how="all")
+    raw = raw.loc[:, [not all(_blank(v) for v in raw[c]) for c in raw.columns]]
+    raw = raw[[not all(_blank(v) for v in row) for row in raw.itertuples(index=False)]]
+    want = [_norm(h) for h in header_has]
+    hdr = None
+    for i in range(min(30, len(raw))):
+        cells = {_norm(v) for v in raw.iloc[i] if not _blank(v)}
+        if all(w in cells for w in want):
+            hdr = i
+            break
+    if hdr is None:
+        raise DatasetError(dataset, root, [f"{path}: no header row with columns {list(header_has)}"])
+    names = [str(v).strip() if not _blank(v) else f"_col{j}" for j, v in enumerate(raw.iloc[hdr])]
+    body = raw.iloc[hdr + 1:].copy()
+    body.columns = names
+    return body.reset_index(drop=True)
+
+
+def _blank(v: object) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip())
+
+
+def _norm(v: object) -> str:
+    return re.sub(r"\s+", " ", str(v)).strip().lower()
+
+
+def column(dataset: str, root: Path, path: Path, table: pd.DataFrame, *names: str,
+           required: bool = True) -> str | None:
+    """The column of ``table`` whose header equals one of ``names`` (case/space-insensitive)."""
+    lookup = {_norm(c): c for c in table.columns}
+    for n in names:
+        if _norm(n) in lookup:
+            return lookup[_norm(n)]
+    if required:
+        raise DatasetError(dataset, root, [f"{path}: no column named {' / '.join(repr(n) for n in names)} "
+                                           f"(columns: {list(table.columns)})"])
+    return None
+
+
+def cell_str(v: object) -> str:
+    """A spreadsheet cell as text (``1600.0`` read from Excel becomes ``"1600"``)."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return "" if _blank(v) else str(v).strip()
+
+
+def locate(folders: Sequence[Path], name: str) -> Path:
+    """``name`` in the first folder that has it (case-insensitive), else in ``folders[0]``."""
+    for f in folders:
+        p = find_file(f, name)
+        if p.exists():
+            return p
+    return Path(folders[0]) / name
+
+
+def image_index(root: Path, suffixes: Sequence[str] = (".jpg", ".jpeg", ".png", ".bmp")) -> dict[str, Path]:
+    """Lower-cased file stem -> path for every image below ``root`` (first found wins)."""
+    out: dict[str, Path] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for fn in sorted(filenames):
+            p = Path(dirpath) / fn
+            if p.suffix.lower() in suffixes:
+                out.setdefault(p.stem.lower(), p)
+    return out
