@@ -18,8 +18,8 @@ import pandas as pd
 
 from ..base import DatasetError, find_file
 
-__all__ = ["score_file", "read_mat", "mat_strings", "mat_numbers", "read_table", "column", "cell_str", "locate",
-           "image_index", "name_str"]
+__all__ = ["score_file", "read_mat", "mat_strings", "mat_numbers", "read_table", "column", "cell_str", "resolve",
+           "locate", "image_index", "name_str"]
 
 
 def score_file(dataset: str, root: Path, candidates: Sequence[str | os.PathLike], what: str = "score file",
@@ -38,12 +38,10 @@ def score_file(dataset: str, root: Path, candidates: Sequence[str | os.PathLike]
         raise DatasetError(dataset, root, [f"{p}: {what} not found"])
     tried = []
     for cand in candidates:
-        rel = Path(cand)
-        folder = root / rel.parent
-        p = find_file(folder, rel.name) if folder.is_dir() else root / rel
+        p = resolve(root, cand)
         if p.is_file():
             return p
-        tried.append(f"{root / rel}: {what} not found")
+        tried.append(f"{root / cand}: {what} not found")
     if not root.is_dir():
         tried.insert(0, f"{root}: dataset folder not found")
     raise DatasetError(dataset, root, tried)
@@ -188,6 +186,14 @@ def cell_str(v: object) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return "" if _blank(v) else str(v).strip()
+
+
+def resolve(root: Path, relpath: str | os.PathLike) -> Path:
+    """``root / relpath`` with every component matched case-insensitively where the exact one is absent."""
+    p = Path(root)
+    for part in Path(relpath).parts:
+        p = find_file(p, part) if p.is_dir() else p / part
+    return p
 
 
 def locate(folders: Sequence[Path], name: str) -> Path:

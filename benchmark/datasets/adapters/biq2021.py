@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..base import DatasetInfo, make_records, register_dataset
+from ..base import DatasetError, DatasetInfo, make_records, register_dataset
 from ._common import cell_str, column, locate, read_table, score_file
 
 __all__ = ["load_biq2021", "DISTORTION_NAMES", "SPLIT_FILES"]
@@ -29,8 +29,6 @@ SPLIT_FILES = {"train": "Train (Images and MOS).csv", "test": "Test (Images and 
 def load_biq2021(root: Path) -> pd.DataFrame:
     """Records of BIQ2021 with the official train/test split."""
     root = Path(root)
-    from ..base import DatasetError
-
     paths, problems = {}, []
     for split, fname in SPLIT_FILES.items():
         try:
@@ -60,5 +58,5 @@ register_dataset(DatasetInfo(
           "assessment', Soft Computing 26, 2022; BIQ2021 database, J. Electron. Imaging 2022",
     notes="12000 photos (three subsets), MOS 0..1 from 30 observers, higher is better; official train/test "
           "CSVs (extra empty columns ignored; case-insensitive file names).",
-    aliases=("biq-2021", "biq"),
+    aliases=("biq-2021", "biq", "BIQ2021-dev"),
 ))

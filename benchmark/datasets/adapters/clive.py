@@ -52,7 +52,7 @@ def load_clive(root: Path, include_training: bool = True) -> pd.DataFrame:
 
 
 register_dataset(DatasetInfo(
-    name="clive", loader=load_clive, title="LIVE In the Wild Image Quality Challenge Database",
+    name="clive", loader=load_clive, title="LIVE In the Wild Image Quality Challenge",
     dirname="ChallengeDB_release", kind="authentic", has_reference=False, higher_better=True,
     score_range=(0.0, 100.0), official_split=False,
     paper="D. Ghadiyaram, A.C. Bovik, 'Massive online crowdsourced study of subjective and objective "

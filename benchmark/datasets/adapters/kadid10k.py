@@ -69,7 +69,7 @@ def load_kadid10k(root: Path) -> pd.DataFrame:
 
 
 register_dataset(DatasetInfo(
-    name="kadid10k", loader=load_kadid10k, title="Konstanz artificially distorted image quality database",
+    name="kadid10k", loader=load_kadid10k, title="KADID-10k artificially distorted IQA",
     dirname="kadid10k", kind="synthetic", has_reference=True, higher_better=True, score_range=(1.0, 5.0),
     official_split=False,
     paper="H. Lin, V. Hosu, D. Saupe, 'KADID-10k: a large-scale artificially distorted IQA database', "

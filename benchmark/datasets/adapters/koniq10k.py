@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..base import DatasetError, DatasetInfo, make_records, register_dataset
-from ._common import cell_str, column, locate, read_table, score_file
+from ._common import cell_str, column, locate, read_table, resolve, score_file
 
 __all__ = ["load_koniq10k", "DISTORTION_NAMES", "SPLITS", "RESOLUTIONS"]
 
@@ -32,9 +32,8 @@ RESOLUTIONS = ("1024x768", "512x384")
 
 
 def _image_dir(root: Path, resolution: str) -> Path:
-    for cand in (root / resolution, root / f"koniq10k_{resolution}" / resolution, root / f"koniq10k_{resolution}",
-                 root / "images"):
-        p = locate([cand.parent], cand.name) if cand.parent.is_dir() else cand
+    for cand in (resolution, f"koniq10k_{resolution}/{resolution}", f"koniq10k_{resolution}", "images"):
+        p = resolve(root, cand)
         if p.is_dir():
             return p
     return root / resolution
@@ -72,7 +71,7 @@ def load_koniq10k(root: Path, resolution: str = "1024x768", score: str = "mos") 
 
 
 register_dataset(DatasetInfo(
-    name="koniq10k", loader=load_koniq10k, title="KonIQ-10k in-the-wild image quality database",
+    name="koniq10k", loader=load_koniq10k, title="KonIQ-10k in-the-wild IQA database",
     dirname="koniq10k", kind="authentic", has_reference=False, higher_better=True, score_range=(0.0, 100.0),
     official_split=True,
     paper="V. Hosu, H. Lin, T. Sziranyi, D. Saupe, 'KonIQ-10k: an ecologically valid database for deep "

@@ -100,7 +100,7 @@ def load_live(root: Path, dmos: str = "dmos_realigned.mat") -> pd.DataFrame:
 
 
 register_dataset(DatasetInfo(
-    name="live", loader=load_live, title="LIVE Image Quality Assessment Database Release 2",
+    name="live", loader=load_live, title="LIVE IQA Database Release 2",
     dirname="databaserelease2", kind="synthetic", has_reference=True, higher_better=False,
     score_range=(0.0, 100.0), official_split=False,
     paper="H.R. Sheikh, M.F. Sabir, A.C. Bovik, 'A statistical evaluation of recent full reference image "

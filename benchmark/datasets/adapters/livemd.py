@@ -14,7 +14,9 @@ Distorted names: ``<scene>_blur<k>.bmp``, ``<scene>_jpeg<m>.bmp`` / ``<scene>_no
 chains ``gaussian_blur+jpeg`` / ``gaussian_blur+white_noise``; ``dist_level`` is the level
 (1..3) of a single distortion and NaN for a chain.  DMOS: lower is better.  Content id: the
 scene (reference stem); both parts distort the same 15 scenes, so a scene's images of
-both parts share one content id.
+both parts share one content id.  All 450 scored entries are kept; Kim et al. (IEEE SPM
+2017, Table II) count 405 distorted images, 45 fewer: the blur-only images (15 scenes x 3
+levels) appear in both parts, each part with its own DMOS.
 """
 from __future__ import annotations
 
@@ -100,12 +102,13 @@ def load_livemd(root: Path, parts: tuple[int, ...] = (1, 2)) -> pd.DataFrame:
 
 
 register_dataset(DatasetInfo(
-    name="livemd", loader=load_livemd, title="LIVE Multiply Distorted Image Quality Database",
+    name="livemd", loader=load_livemd, title="LIVE Multiply Distorted IQA Database",
     dirname="LIVEmultidistortiondatabase", kind="synthetic", has_reference=True, higher_better=False,
     score_range=(0.0, 100.0), official_split=False,
     paper="D. Jayaraman, A. Mittal, A.K. Moorthy, A.C. Bovik, 'Objective quality assessment of multiply "
           "distorted images', Asilomar Conf. Signals, Systems and Computers, 2012",
     notes="450 images of 15 scenes: Part 1 blur then JPEG, Part 2 blur then white noise (single and chained "
-          "distortions); DMOS, lower is better; dist_level NaN for chained distortions.",
+          "distortions; the 45 blur-only images are scored in both parts); DMOS, lower is better; dist_level NaN "
+          "for chained distortions.",
     aliases=("live_md", "LIVEMD", "live-md", "LIVE_MD", "To_Release"),
 ))

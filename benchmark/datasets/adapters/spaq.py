@@ -45,7 +45,7 @@ def load_spaq(root: Path, image_dir: str = "TestImage", scores: str | None = Non
 
 
 register_dataset(DatasetInfo(
-    name="spaq", loader=load_spaq, title="SPAQ smartphone photography quality database", dirname="SPAQ",
+    name="spaq", loader=load_spaq, title="SPAQ smartphone photography quality", dirname="SPAQ",
     kind="authentic", has_reference=False, higher_better=True, score_range=(0.0, 100.0), official_split=False,
     paper="Y. Fang, H. Zhu, Y. Zeng, K. Ma, Z. Wang, 'Perceptual quality assessment of smartphone "
           "photography', CVPR 2020",
