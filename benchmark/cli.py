@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -97,11 +98,47 @@ def cmd_run(a: argparse.Namespace) -> int:
     return 0
 
 
+TITLE_WIDTH = 40
+
+#: the score's own name in a dataset's notes: "MOS", "DMOS", "Realigned MOS", "'dmos'" (not "DMOS-like",
+#: "csiq.DMOS.xlsx" or "mos_1to5")
+_SCORE_NAME = re.compile(r"(?<![\w.'-])'?((?:realigned\s+)?d?mos)'?(?![\w-])", re.IGNORECASE)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def score_label(info) -> str:
+    """``"<score name> (higher|lower is better)"`` for a :class:`~benchmark.datasets.DatasetInfo`.
+
+    The name is the first MOS/DMOS mention in the dataset's ``notes`` (``Realigned MOS`` for
+    CID2013, ``DMOS`` for KADID-10k's ``dmos`` column); without one, ``MOS`` for higher-is-better
+    scores and ``DMOS`` for lower-is-better ones.
+    """
+    m = _SCORE_NAME.search(info.notes or "")
+    if m:
+        *prefix, score = m.group(1).split()
+        name = " ".join([*(w.capitalize() for w in prefix), score.upper()])
+    else:
+        name = "MOS" if info.higher_better else "DMOS"
+    return f"{name} ({'higher' if info.higher_better else 'lower'} is better)"
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    """Rows of cells, left-aligned in columns as wide as their widest cell (the last column unpadded)."""
+    if not rows:
+        return []
+    widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]) - 1)]
+    return ["  " + " ".join([*(c.ljust(w) for c, w in zip(r, widths)), r[-1]]).rstrip() for r in rows]
+
+
 def cmd_list(a: argparse.Namespace) -> int:
     from .datasets import list_datasets
     from .methods.base import available, list_methods
 
     print("Datasets:")
+    rows = []
     for d in list_datasets():
         where = ""
         if d.builtin:
@@ -109,15 +146,17 @@ def cmd_list(a: argparse.Namespace) -> int:
         elif a.data_root:
             root = d.find_root(a.data_root)
             where = f"found at {root}" if root else "not found"
-        score = "MOS (higher is better)" if d.higher_better else "DMOS (lower is better)"
         ref = "FR+NR" if d.has_reference else "NR only"
-        print(f"  {d.name:<10} {d.title:<40} {d.kind:<10} {ref:<6} {score:<24} {where}")
+        rows.append([d.name, _clip(d.title, TITLE_WIDTH), d.kind, ref, score_label(d), where])
+    print("\n".join(_table(rows)))
     print("\nMethods:")
+    rows = []
     for m in sorted(list_methods("all", include_unavailable=True), key=lambda m: (m.suite, m.name)):
         flag = "" if available(m) else f"  [needs {', '.join(m.requires)}]"
         direction = "higher" if m.higher_better else "lower"
-        print(f"  {m.name:<24} {m.display:<32} {m.kind:<3} {m.suite:<10} {'trained' if m.trainable else 'training-free':<13} "
-              f"{direction}-is-better{flag}")
+        rows.append([m.name, m.display, m.kind, m.suite, "trained" if m.trainable else "training-free",
+                     f"{direction}-is-better{flag}"])
+    print("\n".join(_table(rows)))
     return 0
 
 

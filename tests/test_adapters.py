@@ -3,13 +3,15 @@
 Each section builds the layout in ``tmp_path`` (a few tiny images written with PIL, score
 files in the distributed format: .mat via scipy.io.savemat with the real variable names,
 CSV / text exports), loads it through the registry and checks the records.  The real score
-files of ``../shared`` (TID2013, KonIQ-10k, CLIVE, BIQ2021-dev) are loaded too.
+files of ``../shared`` (TID2013, KonIQ-10k, CLIVE, BIQ2021-dev) are loaded too.  CSIQ, SPAQ
+and CID2013 also get a tiny .xlsx in the release's own workbook layout (written with pandas
+and openpyxl, a runtime dependency), read through the adapter.
 """
 from __future__ import annotations
 
-import importlib.util
 import io
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,6 @@ from benchmark.datasets.adapters import DISTORTION_NAMES, shared_distortion_type
 
 NAMES = ("live", "csiq", "tid2008", "tid2013", "kadid10k", "livemd", "clive", "koniq10k", "cid2013", "spaq",
          "biq2021")
-HAS_OPENPYXL = importlib.util.find_spec("openpyxl") is not None
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -57,6 +58,15 @@ def _cell(names, shape) -> np.ndarray:
     return out
 
 
+def _write_xlsx(path: Path, sheets: dict[str, pd.DataFrame], startcol: int = 0) -> Path:
+    """A workbook with one sheet per entry (in order), each a header row then the values."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(path, engine="openpyxl") as book:
+        for name, frame in sheets.items():
+            frame.to_excel(book, sheet_name=name, index=False, startcol=startcol)
+    return path
+
+
 def _check_frame(df: pd.DataFrame, name: str) -> None:
     info = get_dataset_info(name)
     assert list(df.columns) == ["image", "ref", "score", "higher_better", "dist_type", "dist_level", "content",
@@ -85,6 +95,32 @@ def test_registry_metadata():
     assert [n for n in NAMES if not reg[n].higher_better] == ["live", "csiq", "livemd"]
     assert [n for n in NAMES if reg[n].official_split] == ["koniq10k", "biq2021"]
     assert get_dataset_info("KADID-10k").name == "kadid10k" and get_dataset_info("LIVEC").name == "clive"
+
+
+def test_cli_list_score_names_and_columns(monkeypatch, capsys):
+    from benchmark.cli import main, score_label
+    from benchmark.datasets import DatasetInfo, base
+
+    # the score's own name from the notes, with the registry's direction
+    assert score_label(get_dataset_info("cid2013")) == "Realigned MOS (higher is better)"
+    assert score_label(get_dataset_info("live")) == "Realigned DMOS (lower is better)"
+    assert score_label(get_dataset_info("kadid10k")) == "DMOS (higher is better)"    # its 'dmos' column
+    assert score_label(get_dataset_info("koniq10k")) == "MOS (higher is better)"     # not mos_1to5
+    assert score_label(get_dataset_info("csiq")) == "DMOS (lower is better)"
+    assert score_label(get_dataset_info("synth")) == "DMOS (lower is better)"        # "DMOS-like" is no name
+    long = DatasetInfo(name="longtitle", loader=lambda root: None, title="A" * 60, kind="authentic",
+                       has_reference=False, notes="opinion scores of a made-up database")
+    monkeypatch.setitem(base._DATASETS, "longtitle", long)
+    assert score_label(long) == "MOS (higher is better)"                             # nothing usable: default
+    assert main(["list"]) == 0
+    lines = [ln for ln in capsys.readouterr().out.split("Methods:")[0].splitlines()[1:] if ln.strip()]
+    rows = {ln.split()[0]: ln for ln in lines}
+    assert set(rows) == {d.name for d in list_datasets()}
+    assert "A" * 37 + "... " in rows["longtitle"] and "A" * 38 not in rows["longtitle"]
+    for col in ("kind", "score"):       # each column starts at one offset in every row (no overflow)
+        starts = {rows[d.name].index(f" {d.kind} " if col == "kind" else f" {score_label(d)}")
+                  for d in list_datasets()}
+        assert len(starts) == 1, (col, starts)
 
 
 def test_vocabulary_mappings_and_shared_types():
@@ -235,12 +271,41 @@ def test_csiq_headerless_text_and_errors(tmp_path):
     assert "csiq.DMOS.csv: score file not found" in _problems(exc)
 
 
-@pytest.mark.skipif(HAS_OPENPYXL, reason="openpyxl installed: the xlsx is readable")
-def test_csiq_xlsx_without_openpyxl(tmp_path):
+def _csiq_xlsx(root: Path) -> Path:
+    """``csiq.DMOS.xlsx`` as released: the scores on sheet ``all_by_image`` (header in the first row,
+    column A empty, numeric reference names such as 1600 stored as numbers), beside a per-distortion
+    sheet that is not the one to read (here a reordered copy with other scores)."""
+    cols = ["image", "dst_idx", "dst_type", "dst_lev", "dmos_std", "dmos"]
+    by_image = pd.DataFrame([(int(r[0]) if r[0].isdigit() else r[0], *r[1:]) for r in _CSIQ_ROWS], columns=cols)
+    by_dist = by_image.sort_values(["dst_idx", "dst_lev"]).assign(dmos=0.999)
+    return _write_xlsx(root / "csiq.DMOS.xlsx", {"all_by_distortion": by_dist, "all_by_image": by_image},
+                       startcol=1)
+
+
+def test_csiq_xlsx(tmp_path):
     root = tmp_path / "CSIQ"
     _csiq_tree(root)
-    (root / "csiq.DMOS.xlsx").write_bytes(b"PK\x03\x04")
-    with pytest.raises(DatasetError, match="pip install openpyxl"):
+    path = _csiq_xlsx(root)
+    assert pd.read_excel(path, sheet_name="all_by_image")["image"].tolist()[0] == 1600     # a number in Excel
+    df = load_dataset("csiq", data_root=tmp_path)
+    _check_frame(df, "csiq")
+    assert len(df) == len(_CSIQ_ROWS) and not df["higher_better"].any()
+    assert df["score"].tolist() == [r[-1] for r in _CSIQ_ROWS]           # from all_by_image, in its order
+    assert df["content"].tolist() == [r[0] for r in _CSIQ_ROWS]           # "1600", not "1600.0"
+    assert df["dist_type"].tolist() == ["white_noise", "white_noise", "jpeg2000", "pink_noise", "gaussian_blur",
+                                        "contrast", "jpeg"]
+    assert df["dist_level"].tolist() == [1, 2, 4, 5, 3, 2, 1]
+    assert df.iloc[2]["image"].endswith("dst_imgs/jpeg2000/1600.jpeg2000.4.png")
+    assert df.iloc[6]["image"].endswith("dst_imgs/jpeg/aerial_city.JPEG.1.png")
+    assert df.iloc[3]["ref"].endswith("src_imgs/aerial_city.png")
+    # a CSV export beside the workbook is preferred (no openpyxl needed for it)
+    (root / "csiq.DMOS.csv").write_text("image,dst_idx,dst_type,dst_lev,dmos_std,dmos\n1600,1,noise,1,0.06,0.5\n")
+    assert load_dataset("csiq", root)["score"].tolist() == [0.5]
+    (root / "csiq.DMOS.csv").unlink()
+    # a workbook without the all_by_image columns is named in the error
+    _write_xlsx(path, {"all_by_image": pd.DataFrame({"name": ["1600"], "score": [0.1]})})
+    with pytest.raises(DatasetError,
+                       match=r"csiq.DMOS.xlsx: no header row with columns \['image', 'dst_lev', 'dmos'\]"):
         load_dataset("csiq", root)
 
 
@@ -489,12 +554,38 @@ def test_cid2013_csv_export(tmp_path):
         load_dataset("cid2013", root)
 
 
-@pytest.mark.skipif(HAS_OPENPYXL, reason="openpyxl installed: the xlsx is readable")
-def test_cid2013_xlsx_without_openpyxl(tmp_path):
+def test_cid2013_xlsx(tmp_path):
+    """``CID2013 data - version 12112014.xlsx``: sheet "CID2013 MOS" (header in the first row: Source_ID,
+    a numeric column, "Image set specific  MOS" with two spaces, "Realigned MOS", then the attribute
+    scales), not the workbook's first sheet; images in IS<n>/co<m>/ folders."""
     root = tmp_path / "CID2013"
-    root.mkdir()
-    (root / "CID2013 data - version 12112014.xlsx").write_bytes(b"PK\x03\x04")
-    with pytest.raises(DatasetError, match="openpyxl.*'CID2013 MOS'"):
+    ids = [("IS_I_C01_D01", "IS1/co1"), ("IS_I_C01_D02", "IS1/co1"), ("IS_I_C02_D01", "IS1/co2"),
+           ("IS_IV_C01_D05", "IS4/co1"), ("IS_VI_C06_D79", "IS6/co6")]
+    for sid, folder in ids:
+        _img(root / folder / f"{sid}.jpg")
+    mos = pd.DataFrame({"Source_ID": [i for i, _ in ids], "Image set": [1, 1, 1, 4, 6],
+                        "Image set specific  MOS": [50.5, 51.0, 52.25, 53.0, 12.0],
+                        "Realigned MOS": [60.5, 62.0, 64.75, 66.0, 8.5],
+                        "Sharpness": [1.0, 2.0, 3.0, 4.0, 5.0], "Graininess": [0.5] * 5, "Lightness": [0.1] * 5})
+    other = pd.DataFrame({"Source_ID": [i for i, _ in ids], "Realigned MOS": [99.0] * 5})
+    _write_xlsx(root / "CID2013 data - version 12112014.xlsx", {"Other sheet": other, "CID2013 MOS": mos})
+    df = load_dataset("cid2013", data_root=tmp_path)
+    _check_frame(df, "cid2013")
+    assert len(df) == 5 and df["higher_better"].all() and set(df["dist_type"]) == {""}
+    assert df["score"].tolist() == [60.5, 62.0, 64.75, 66.0, 8.5]
+    assert df["content"].tolist() == ["IS_I_C01", "IS_I_C01", "IS_I_C02", "IS_IV_C01", "IS_VI_C06"]
+    assert df.iloc[3]["image"].endswith("IS4/co1/IS_IV_C01_D05.jpg") and (df["ref"] == "").all()
+    assert load_dataset("cid2013", root, mos="set")["score"].tolist() == [50.5, 51.0, 52.25, 53.0, 12.0]
+    # the xlsx is also found under another "CID2013 data*" name
+    (root / "CID2013 data - version 12112014.xlsx").rename(root / "CID2013 data.xlsx")
+    assert load_dataset("cid2013", root)["score"].tolist()[-1] == 8.5
+    # a re-saved workbook whose MOS sheet lost its name: the first sheet with a Source_ID header is read
+    readme = pd.DataFrame({"CID2013": ["Camera Image Database 2013", "see the paper for the protocol"]})
+    _write_xlsx(root / "CID2013 data.xlsx", {"Read me": readme, "Sheet2": mos})
+    assert load_dataset("cid2013", root)["score"].tolist() == [60.5, 62.0, 64.75, 66.0, 8.5]
+    _write_xlsx(root / "CID2013 data.xlsx", {"Read me": readme})
+    with pytest.raises(DatasetError, match=r"no header row with columns \['Source_ID'\] \(looked in sheet\(s\) "
+                                           r"\['Read me'\]\)"):
         load_dataset("cid2013", root)
 
 
@@ -516,13 +607,52 @@ def test_spaq_csv_export(tmp_path):
     assert len(load_dataset("spaq", root, check_files=False)) == 2
 
 
-@pytest.mark.skipif(HAS_OPENPYXL, reason="openpyxl installed: the xlsx is readable")
-def test_spaq_xlsx_without_openpyxl(tmp_path):
+def test_spaq_xlsx(tmp_path):
+    """``Annotations/MOS and Image attribute scores.xlsx``: one sheet, header in the first row (Image name,
+    MOS and the five attribute scores), image names with their .jpg suffix; images in TestImage/."""
     root = tmp_path / "SPAQ"
-    (root / "Annotations").mkdir(parents=True)
-    (root / "Annotations" / "MOS and Image attribute scores.xlsx").write_bytes(b"PK\x03\x04")
-    with pytest.raises(DatasetError, match="pip install openpyxl"):
-        load_dataset("spaq", root)
+    rows = [("00001.jpg", 48.86, 47.43, 55.57, 55.71, 37.86, 42.57),
+            ("00002.jpg", 62.5, 55.38, 67.13, 53.13, 57.5, 47.5),
+            ("00003.jpg", 77.25, 62.38, 72.63, 65.75, 72.25, 82.71)]
+    table = pd.DataFrame(rows, columns=["Image name", "MOS", "Brightness", "Colorfulness", "Contrast", "Noisiness",
+                                        "Sharpness"])
+    _write_xlsx(root / "Annotations" / "MOS and Image attribute scores.xlsx", {"Sheet1": table})
+    for r in rows:
+        _img(root / "TestImage" / r[0])
+    df = load_dataset("spaq", data_root=tmp_path)
+    _check_frame(df, "spaq")
+    assert len(df) == 3 and df["higher_better"].all()
+    assert df["score"].tolist() == [48.86, 62.5, 77.25]              # MOS, not an attribute score
+    assert df["content"].tolist() == ["00001", "00002", "00003"] and set(df["dist_type"]) == {""}
+    assert df.iloc[2]["image"].endswith("TestImage/00003.jpg") and (df["ref"] == "").all()
+    # image_dir= reads another copy of the images with the same table
+    for r in rows:
+        _img(root / "resized" / r[0])
+    assert load_dataset("spaq", root, image_dir="resized").iloc[0]["image"].endswith("resized/00001.jpg")
+
+
+@pytest.mark.parametrize("name", ["csiq", "spaq", "cid2013"])
+def test_xlsx_without_openpyxl(tmp_path, monkeypatch, name):
+    """With openpyxl unimportable, an xlsx-only tree says how to fix it (install it, or export a CSV)."""
+    root = tmp_path / name
+    if name == "csiq":
+        _csiq_tree(root)
+        _csiq_xlsx(root)
+        sheet, csv = "all_by_image", "csiq.DMOS.csv"
+    elif name == "spaq":
+        _write_xlsx(root / "Annotations" / "MOS and Image attribute scores.xlsx",
+                    {"Sheet1": pd.DataFrame({"Image name": ["00001.jpg"], "MOS": [50.0]})})
+        sheet, csv = None, "MOS and Image attribute scores.csv"
+    else:
+        _write_xlsx(root / "CID2013 data - version 12112014.xlsx",
+                    {"CID2013 MOS": pd.DataFrame({"Source_ID": ["IS_I_C01_D01"], "Realigned MOS": [50.0]})})
+        sheet, csv = "CID2013 MOS", "CID2013 data - version 12112014.csv"
+    monkeypatch.setitem(sys.modules, "openpyxl", None)          # makes `import openpyxl` raise ImportError
+    with pytest.raises(DatasetError) as exc:
+        load_dataset(name, root)
+    msg = _problems(exc)
+    assert ".xlsx: reading .xlsx needs openpyxl (pip install openpyxl)" in msg and repr(csv) in msg
+    assert (repr(sheet) in msg) if sheet else "sheet as CSV" in msg
 
 
 # ----------------------------------------------------------------------------- BIQ2021

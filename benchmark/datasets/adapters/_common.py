@@ -86,7 +86,9 @@ def mat_numbers(arr: object) -> np.ndarray:
     return np.asarray(arr, dtype=np.float64).ravel()
 
 
-def _xlsx(dataset: str, root: Path, path: Path, sheet: str | None) -> pd.DataFrame:
+def _xlsx(dataset: str, root: Path, path: Path, sheet: str | None) -> list[tuple[str, pd.DataFrame]]:
+    """The sheets to look in for the table: the one named ``sheet`` (matched case- and
+    whitespace-insensitively) when the workbook has it, else every sheet in workbook order."""
     try:
         import openpyxl  # noqa: F401
     except ImportError:
@@ -94,15 +96,16 @@ def _xlsx(dataset: str, root: Path, path: Path, sheet: str | None) -> pd.DataFra
             f"{path}: reading .xlsx needs openpyxl (pip install openpyxl); or save the sheet"
             f"{' ' + repr(sheet) if sheet else ''} as CSV beside it, named {path.with_suffix('.csv').name!r}"])
     try:
-        book = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
+        book = pd.read_excel(path, sheet_name=None, header=None, dtype=object, engine="openpyxl")
     except Exception as exc:
         raise DatasetError(dataset, root, [f"{path}: unreadable spreadsheet ({type(exc).__name__}: {exc})"]) \
             from exc
+    sheets = [(str(name), frame) for name, frame in book.items()]
     if sheet is not None:
-        for name, frame in book.items():
-            if str(name).strip().lower() == sheet.lower():
-                return frame
-    return next(iter(book.values()))
+        named = [(n, f) for n, f in sheets if _norm(n) == _norm(sheet)]
+        if named:
+            return named
+    return sheets
 
 
 def _text_table(dataset: str, root: Path, path: Path) -> pd.DataFrame:
@@ -137,27 +140,37 @@ def read_table(dataset: str, root: Path, path: Path, sheet: str | None = None,
 
     The header is the first row (within the first 30) whose cells include every name in
     ``header_has`` (compared case- and whitespace-insensitively); with ``header_has`` empty
-    the first row is the header.  Empty columns and rows are dropped; cells stay strings /
-    objects (convert with :func:`column` and ``pd.to_numeric``).
+    the first row is the header.  From a workbook the table is read from sheet ``sheet`` when
+    the workbook has it, else from the first sheet (in workbook order) with such a header row.
+    Empty columns and rows are dropped; cells stay strings / objects (convert with
+    :func:`column` and ``pd.to_numeric``).
     """
-    raw = _xlsx(dataset, root, path, sheet) if path.suffix.lower() in (".xlsx", ".xlsm") \
-        else _text_table(dataset, root, path)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        sheets = _xlsx(dataset, root, path, sheet)
+        where = f" (looked in sheet(s) {[n for n, _ in sheets]})"
+    else:
+        sheets, where = [("", _text_table(dataset, root, path))], ""
+    for _, raw in sheets:
+        table = _with_header(raw, header_has)
+        if table is not None:
+            return table
+    raise DatasetError(dataset, root, [f"{path}: no header row with columns {list(header_has)}{where}"])
+
+
+def _with_header(raw: pd.DataFrame, header_has: Sequence[str]) -> pd.DataFrame | None:
+    """``raw`` below its header row (None when no row within the first 30 has every wanted name)."""
     raw = raw.dropna(how="all").dropna(axis=1, how="all")
     raw = raw.loc[:, [not all(_blank(v) for v in raw[c]) for c in raw.columns]]
     raw = raw[[not all(_blank(v) for v in row) for row in raw.itertuples(index=False)]]
     want = [_norm(h) for h in header_has]
-    hdr = None
-    for i in range(min(30, len(raw))):
-        cells = {_norm(v) for v in raw.iloc[i] if not _blank(v)}
+    for hdr in range(min(30, len(raw))):
+        cells = {_norm(v) for v in raw.iloc[hdr] if not _blank(v)}
         if all(w in cells for w in want):
-            hdr = i
-            break
-    if hdr is None:
-        raise DatasetError(dataset, root, [f"{path}: no header row with columns {list(header_has)}"])
-    names = [str(v).strip() if not _blank(v) else f"_col{j}" for j, v in enumerate(raw.iloc[hdr])]
-    body = raw.iloc[hdr + 1:].copy()
-    body.columns = names
-    return body.reset_index(drop=True)
+            names = [str(v).strip() if not _blank(v) else f"_col{j}" for j, v in enumerate(raw.iloc[hdr])]
+            body = raw.iloc[hdr + 1:].copy()
+            body.columns = names
+            return body.reset_index(drop=True)
+    return None
 
 
 def _blank(v: object) -> bool:
