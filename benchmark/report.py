@@ -166,20 +166,23 @@ def write_plots(folder: Path, metrics: pd.DataFrame, results: list, mapping: str
             if len(d) < 3:
                 ax.set_visible(False)
                 continue
-            p = orient(d["y_pred"], bool(d["pred_higher_better"].iloc[0]))
-            y = orient(d["y_true"], bool(d["true_higher_better"].iloc[0]))
-            ax.scatter(p, y, s=6, alpha=0.5)
+            phb, thb = bool(d["pred_higher_better"].iloc[0]), bool(d["true_higher_better"].iloc[0])
+            x_raw, y_raw = d["y_pred"].to_numpy(float), d["y_true"].to_numpy(float)
+            ax.scatter(x_raw, y_raw, s=6, alpha=0.5)
+            p, y = orient(x_raw, phb), orient(y_raw, thb)
             if np.ptp(p) > 0:
+                # the logistic is fitted on the oriented values (as evaluated), drawn in raw units
                 fit = fit_logistic(p, y, mapping)
-                xs = np.linspace(p.min(), p.max(), 200)
-                ax.plot(xs, fit(xs), color="C3", lw=1.5)
+                xs = np.linspace(x_raw.min(), x_raw.max(), 200)
+                ax.plot(xs, orient(fit(orient(xs, phb)), thb), color="C3", lw=1.5)
             ax.set_title(f"{info.display} ({split})", fontsize=8)
-            ax.set_xlabel("prediction (higher = better)", fontsize=7)
-            ax.set_ylabel("subjective (higher = better)", fontsize=7)
+            ax.set_xlabel(f"prediction ({'higher' if phb else 'lower'} = better)", fontsize=7)
+            ax.set_ylabel(f"subjective ({'higher' if thb else 'lower'} = better)", fontsize=7)
             ax.tick_params(labelsize=6)
         for ax in list(axes.flat)[n:]:
             ax.set_visible(False)
-        fig.suptitle(f"{ds}: predicted vs subjective", fontsize=10)
+        fig.suptitle(f"{ds}: predicted vs subjective, with the fitted {mapping}", fontsize=10)
+        fig.tight_layout()
         files.append(save(fig, folder / f"scatter_{ds}.png"))
 
     w = metrics[metrics["plan"] == "within"] if not metrics.empty else metrics
