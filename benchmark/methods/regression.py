@@ -91,6 +91,7 @@ class FeatureSVR(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, records: pd.DataFrame) -> np.ndarray:
+        self.features_.failures_ = {}  # report only this call's failures, not the training images'
         X = self.features_.transform(records)
         self.failures_ = dict(getattr(self.features_, "failures_", {}))
         out = np.full(X.shape[0], np.nan)

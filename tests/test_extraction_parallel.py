@@ -1,0 +1,60 @@
+"""Parallel extraction: joblib processes and a local Dask cluster give the serial matrix; a bad file is isolated."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from features.extraction import ImageFeatures, extract_features
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, astronaut_small):
+    root = tmp_path_factory.mktemp("parallel")
+    paths = []
+    for i in range(5):
+        crop = np.ascontiguousarray(astronaut_small[8 * i:8 * i + 64, 12 * i:12 * i + 72])
+        p = root / f"img{i}.png"
+        Image.fromarray(crop).save(p)
+        paths.append(str(p))
+    bad = root / "truncated.jpg"
+    Image.fromarray(astronaut_small).save(bad, quality=90)
+    bad.write_bytes(bad.read_bytes()[:400])
+    return paths, str(bad)
+
+
+@pytest.fixture(scope="module")
+def serial(files):
+    paths, _ = files
+    res = extract_features(paths, "brisque", cache=None)
+    assert not res.failures and res.X.shape == (5, 36)
+    return res.X
+
+
+def test_joblib_two_processes_equal_serial(files, serial):
+    paths, _ = files
+    res = extract_features(paths, "brisque", cache=None, n_jobs=2)
+    np.testing.assert_array_equal(res.X, serial)
+
+
+def test_dask_local_cluster_equals_serial(files, serial):
+    distributed = pytest.importorskip("distributed")
+    paths, _ = files
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) \
+            as cluster, distributed.Client(cluster) as client:
+        res = extract_features(paths, "brisque", cache=None, scheduler=client)
+        np.testing.assert_array_equal(res.X, serial)
+        feats = ImageFeatures("brisque", cache_dir=None, scheduler=client).fit(paths)
+        np.testing.assert_array_equal(feats.transform(paths), serial)
+
+
+def test_one_truncated_image_gives_a_nan_row_and_a_named_failure(files, serial, tmp_path):
+    paths, bad = files
+    mixed = paths[:2] + [bad] + paths[2:]
+    for n_jobs in (1, 2):
+        res = extract_features(mixed, "brisque", cache=tmp_path / f"c{n_jobs}", n_jobs=n_jobs)
+        assert np.all(np.isnan(res.X[2]))
+        np.testing.assert_array_equal(np.delete(res.X, 2, axis=0), serial)
+        assert list(res.failures) == [bad]
+        assert "truncated" in res.failures[bad] or "unreadable" in res.failures[bad]
+        assert res.ok.tolist() == [True, True, False, True, True, True]
