@@ -1,0 +1,101 @@
+"""IQA CNNs trained from scratch on the benchmark's training split (``deep/models``).
+
+Registered methods (suite "deep"; trainable; predictions higher-is-better on the training
+score scale):
+
+==========================  ======================================================  =====
+``kang_cnn``                Kang et al. 2014 patch CNN (local normalisation)        NR
+``deepiqa_nr_patchwise``    Bosse et al. 2018 DIQaM-NR (Eq. 1-2)                    NR
+``deepiqa_nr_weighted``     Bosse et al. 2018 WaDIQaM-NR (Eq. 3-6)                  NR
+``deepiqa_fr_weighted``     Bosse et al. 2018 WaDIQaM-FR, concat(f_r, f_d, f_r-f_d) FR
+``kim_cnn``                 Kim et al. 2017 image-wise CNN (Sec. V)                 NR
+``yang_siamese``            Yang et al. 2019 Siamese ranking + quality attributes   NR
+==========================  ======================================================  =====
+
+Defaults are each paper's recipe (meant for a GPU); ``RunContext.quick`` selects a tiny CPU
+preset (2-3 epochs, a few patches per image, Kim-core for Yang) that only checks the plumbing.
+Checkpoints go to ``RunContext.work_dir`` (resumable), ``RunContext.device`` / ``seed`` are
+passed through.  The Yang method's paper preset uses an ImageNet VGG16 core: weights from
+``RunContext.weights["vgg16"]`` or torch's cache (see ``deep_transfer.resolve_weights``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .base import MethodInfo, RunContext, register_method
+
+__all__ = ["KANG", "BOSSE", "KIM", "YANG"]
+
+KANG = ("Kang, Ye, Li, Doermann, 'Convolutional neural networks for no-reference image quality assessment', "
+        "CVPR 2014 (as described in Kim et al. 2017 and the CNN NR-IQA survey)")
+BOSSE = ("Bosse, Maniry, Mueller, Wiegand, Samek, 'Deep neural networks for no-reference and full-reference "
+         "image quality assessment', IEEE TIP 27(1) 2018")
+KIM = ("Kim, Zeng, Ghadiyaram, Lee, Zhang, Bovik, 'Deep convolutional neural models for picture quality "
+       "prediction', IEEE Signal Processing Magazine 2017, Sec. V (image-wise CNN)")
+YANG = ("Yang, Peltoketo, Kamarainen, 'CNN-based cross-dataset no-reference image quality assessment', "
+        "ICCV Workshops 2019, Eq. 1-2 and Sec. 3.4")
+REFERENCE = "reimplemented in PyTorch from the paper (deepIQA: https://github.com/dmaniry/deepIQA)"
+_REQ = ("torch",)
+
+
+def _common(ctx: RunContext) -> dict[str, Any]:
+    return dict(quick=bool(ctx.quick), seed=int(ctx.seed), device=ctx.device, work_dir=ctx.work_dir,
+                progress=bool(ctx.progress))
+
+
+def _kang(ctx: RunContext):
+    from deep.models.kang import KangCNN
+
+    return KangCNN(**_common(ctx))
+
+
+def _deepiqa(weighted: bool, fr: bool):
+    def factory(ctx: RunContext):
+        from deep.models.bosse import DeepIQA
+
+        return DeepIQA(weighted=weighted, fr=fr, fusion="concat3", **_common(ctx))
+
+    return factory
+
+
+def _kim(ctx: RunContext):
+    from deep.models.kim import KimCNN
+
+    return KimCNN(**_common(ctx))
+
+
+def _yang(ctx: RunContext):
+    from deep.models.yang import YangSiamese
+
+    weights: Any = "imagenet"
+    if not ctx.quick:   # the paper preset's VGG16 core needs ImageNet weights
+        try:
+            from .deep_transfer import resolve_weights
+        except ImportError:
+            resolve_weights = None
+        if resolve_weights is not None:
+            weights = resolve_weights("vgg16", ctx)
+    return YangSiamese(weights=weights, cache_dir=ctx.cache_dir, n_jobs=ctx.n_jobs, **_common(ctx))
+
+
+_METHODS = [
+    ("kang_cnn", _kang, "NR", "NR deep", "Kang CNN", KANG,
+     "one conv layer (50 7x7) + max/min pooling + FC-800 x2 on 32x32 locally normalised grey patches, L1 loss"),
+    ("deepiqa_nr_patchwise", _deepiqa(False, False), "NR", "NR deep", "deepIQA NR (patchwise)", BOSSE,
+     "10 conv / 5 pool VGG-style net on 32x32 RGB patches, mean patch aggregation, patch-wise MAE (Eq. 1-2)"),
+    ("deepiqa_nr_weighted", _deepiqa(True, False), "NR", "NR deep", "WaDIQaM-NR", BOSSE,
+     "deepIQA with the weighted average patch aggregation branch (Eq. 3-6)"),
+    ("deepiqa_fr_weighted", _deepiqa(True, True), "FR", "FR", "WaDIQaM-FR", BOSSE,
+     "Siamese deepIQA on co-located reference/distorted patches, fusion concat(f_r, f_d, f_r - f_d), weighted "
+     "aggregation (Eq. 3-6)"),
+    ("kim_cnn", _kim, "NR", "NR deep", "Image-wise CNN (Kim)", KIM,
+     "8 conv (3x3) + global average + FC-128 x2 + FC-1 (~0.4 M params), image-wise L2 loss (Eq. 3), flips"),
+    ("yang_siamese", _yang, "NR", "NR deep", "Siamese rank+attr (Yang)", YANG,
+     "Siamese core (VGG16; Kim CNN in the quick preset), Euclidean + ranking hinge loss on same-content pairs, "
+     "S3/tone/colourfulness attribute heads (lambda 2:1)"),
+]
+
+for _name, _factory, _kind, _group, _label, _paper, _desc in _METHODS:
+    register_method(MethodInfo(name=_name, factory=_factory, kind=_kind, group=_group, suite="deep",
+                               higher_better=True, trainable=True, label=_label, paper=_paper,
+                               reference=REFERENCE, requires=_REQ, description=_desc))

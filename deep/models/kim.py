@@ -1,0 +1,163 @@
+"""Image-wise CNN baseline of Kim, Zeng, Ghadiyaram, Lee, Zhang, Bovik (IEEE SPM 2017, paper 001,
+Sec. V "direct training").
+
+* Network: Conv-48, Conv-48/2, Conv-64, Conv-64/2, Conv-64, Conv-64, Conv-128, Conv-128
+  (3x3, zero padding, ReLU; "/2" = stride 2), global average of each map, FC-128, FC-128 (ReLU),
+  FC-1.  415,217 parameters ("about 0.4 million").
+* Loss: image-wise L2, Eq. 3 ``|| g(aggr(f(p_1..p_N))) - S ||^2`` with ``aggr`` the average of
+  the feature maps over all positions of all an image's inputs and ``g`` the FC layers.
+* Inputs: full-sized images (the paper's setting on every database but LIVE), or - ``input="patches"``,
+  the LIVE setting - the image partitioned into non-overlapping 112x112 patches whose feature
+  maps are averaged together (Eq. 3 aggregation).  Horizontal flips augment the training set
+  (a random mirror each epoch, i.e. the flipped replica in expectation); 5 images per
+  mini-batch; 80 epochs.
+* Conventions / choices not in the paper (stated): He-normal init (:func:`deep.models._base.he_init`);
+  RGB scaled to ``[0, 1]``; Adam, lr 1e-4;
+  targets scaled to ``[0, 1]``; a content-disjoint validation split picks the best of the 80
+  epochs (no early stop).  The quick CPU preset trains on 2 random 64x64 grid patches per image (4 at test time).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..losses import imagewise_l2
+from ..patches import (ImageDataset, PatchDataset, collate_images, collate_patches, extract_patches,
+                       sample_positions, segment_mean, to_float_chw)
+from ..trainer import adam
+from ._base import TrainedIQA, he_init
+
+__all__ = ["KimNet", "KimCNN"]
+
+_LAYERS = ((48, 1), (48, 2), (64, 1), (64, 2), (64, 1), (64, 1), (128, 1), (128, 1))
+
+
+class KimNet(nn.Module):
+    """The image-wise CNN; ``features`` -> maps, ``regress`` -> score, ``forward`` handles both
+    a stacked batch ``(B, 3, H, W)`` and a flat patch batch with ``image_index``."""
+
+    def __init__(self, in_channels: int = 3, fc: int = 128):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = in_channels
+        for out, stride in _LAYERS:
+            layers += [nn.Conv2d(c, out, 3, stride=stride, padding=1), nn.ReLU(inplace=True)]
+            c = out
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Linear(c, fc), nn.ReLU(inplace=True), nn.Linear(fc, fc), nn.ReLU(inplace=True))
+        self.out = nn.Linear(fc, 1)
+        self.dim = fc
+        he_init(self)
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 3, H, W)`` -> ``(N, 128)`` globally averaged conv features."""
+        return self.features(x).mean(dim=(2, 3))
+
+    def embed(self, x: torch.Tensor | list, image_index: torch.Tensor | None = None,
+              n_images: int | None = None) -> torch.Tensor:
+        """Per-image 128-d representation after FC-128, FC-128 (the aggregation of Eq. 3)."""
+        if isinstance(x, list):     # whole images of different sizes
+            f = torch.cat([self.pooled(im.unsqueeze(0)) for im in x])
+        else:
+            f = self.pooled(x)
+            if image_index is not None:   # average the maps of all patches of each image
+                # every patch has the same size, so the mean of per-patch means is the mean of all maps
+                f = segment_mean(f, image_index, int(n_images))
+        return self.head(f)
+
+    def forward(self, x: torch.Tensor | list, image_index: torch.Tensor | None = None,
+                n_images: int | None = None) -> torch.Tensor:
+        return self.out(self.embed(x, image_index, n_images)).squeeze(-1)
+
+
+def kim_forward(model: KimNet, batch: dict) -> torch.Tensor:
+    """Image-wise predictions for an image batch or a flat patch batch."""
+    if "patches" in batch:
+        return model(batch["patches"], batch["image_index"], len(batch["counts"]))
+    return model(batch["image"])
+
+
+class KimCNN(TrainedIQA):
+    """Kim et al. 2017 image-wise CNN with the method contract."""
+
+    name = "kim_cnn"
+    kind = "NR"
+    PRESETS = {
+        "paper": {"input": "full", "patch_size": 112, "n_patches": None, "batch_size": 5, "lr": 1e-4,
+                  "max_epochs": 80, "patience": None, "val_fraction": 0.2, "flip": True, "min_size": 16},
+        "quick": {"input": "patches", "patch_size": 64, "n_patches": 2, "batch_size": 5, "lr": 1e-3,
+                  "max_epochs": 3, "patience": None, "val_fraction": 0.2, "flip": True, "min_size": 64,
+                  "predict_patches": 4},
+    }
+
+    def __init__(self, quick: bool = False, input: str | None = None, patch_size: int | None = None,
+                 max_epochs: int | None = None, patience: int | None = None, batch_size: int | None = None,
+                 lr: float | None = None, n_patches: int | None = None, val_fraction: float | None = None,
+                 seed: int = 0, device: str | None = None, work_dir: Any = None, progress: bool = False):
+        self.quick = quick
+        self.input = input
+        self.patch_size = patch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.batch_size = batch_size
+        self.lr = lr
+        self.n_patches = n_patches
+        self.val_fraction = val_fraction
+        self.seed = seed
+        self.device = device
+        self.work_dir = work_dir
+        self.progress = progress
+
+    def hyper_parameters(self) -> dict[str, Any]:
+        hp = super().hyper_parameters()
+        if hp["input"] not in ("full", "patches"):
+            raise ValueError(f"input must be 'full' or 'patches', got {hp['input']!r}")
+        if hp["input"] == "patches":
+            hp["min_size"] = hp["patch_size"]
+        return hp
+
+    def _min_size(self, hp):
+        return int(hp["min_size"])
+
+    def _build_network(self, hp):
+        return KimNet()
+
+    def _transform(self, hp):
+        return to_float_chw
+
+    def _collate(self, hp):
+        return collate_patches if hp["input"] == "patches" else collate_images
+
+    def _datasets(self, hp, train, val):
+        seed = int(self.seed)
+        if hp["input"] == "patches":
+            kw = dict(patch_size=hp["patch_size"], n_patches=hp["n_patches"], sampling="grid", seed=seed)
+            tr = PatchDataset(train["images"], train["targets"], flip=hp["flip"], **kw)
+            va = PatchDataset(val["images"], val["targets"], fixed=True, **kw) if val is not None else None
+        else:
+            tr = ImageDataset(train["images"], train["targets"], flip=hp["flip"], seed=seed)
+            va = ImageDataset(val["images"], val["targets"], fixed=True, seed=seed) if val is not None else None
+        return tr, va
+
+    def _loss(self, hp):
+        def loss(model, batch):
+            return imagewise_l2(kim_forward(model, batch), batch["target"])       # Eq. 3 (L2)
+
+        return loss
+
+    def _optimizer(self, hp):
+        return adam(lr=float(hp["lr"]))
+
+    def _predict_arrays(self, model, image, ref, hp, device) -> float:
+        with self._autocast(device):
+            if hp["input"] == "patches":
+                p = hp["patch_size"]
+                pos = sample_positions(image.shape[-2], image.shape[-1], p, hp.get("predict_patches"), "grid", None)
+                x = torch.from_numpy(extract_patches(image, pos, p)).to(device)
+                seg = torch.zeros(len(x), dtype=torch.long, device=device)
+                q = model(x, seg, 1)
+            else:
+                q = model(torch.from_numpy(image).unsqueeze(0).to(device))
+        return float(q.float()[0])
