@@ -106,7 +106,7 @@ def compute_quick_table(out_dir: Path, methods: Iterable[str] | None = None) -> 
     from .runner import RunConfig, run
 
     res = run(RunConfig(suite="all", datasets=["synth"], quick=True, out=str(out_dir), progress=False,
-                        plots=False, cache_dir=None, methods=list(methods) if methods else None))
+                        plots=False, methods=list(methods) if methods else None))
     s = res.summary
     s = s[s["plan"] == "within"]
     return s[["method", "srocc_median", "plcc_median"]].sort_values("method").reset_index(drop=True)
