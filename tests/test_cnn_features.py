@@ -1,0 +1,175 @@
+"""deep.features: off-the-shelf CNN features (Kim et al. 2017, Sec. V): crops, cache, shapes, failures."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("torchvision")
+
+from PIL import Image  # noqa: E402
+
+from deep._utils import derived_rng  # noqa: E402
+from deep.backbones import WeightsError, build_backbone  # noqa: E402
+from deep.features import CNNFeatures, image_crops  # noqa: E402
+from features.cache import file_digest  # noqa: E402
+
+CROP = 64      # small crops keep the tests fast; the default is the backbone's 224
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: the test machine's two cores are shared (oversubscribed threads spin)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory, astronaut_small):
+    """Four 96x112 PNGs (astronaut crops with different noise) and one 40x40 image."""
+    root = tmp_path_factory.mktemp("cnnfeat")
+    rng = np.random.default_rng(0)
+    paths = []
+    for k in range(4):
+        img = astronaut_small[k * 8:k * 8 + 96, :112].astype(float) + rng.normal(0, 4 * k, (96, 112, 3))
+        p = root / f"img{k}.png"
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(p)
+        paths.append(str(p))
+    small = root / "small.png"
+    Image.fromarray(astronaut_small[:40, :40]).save(small)
+    return paths, str(small)
+
+
+def _feats(**kw) -> CNNFeatures:
+    params = dict(arch="alexnet", weights="random", n_crops=3, crop_size=CROP, cache_dir=None, batch_size=4)
+    params.update(kw)
+    return CNNFeatures(**params)
+
+
+def test_crops_deterministic_from_seed(images):
+    paths, _ = images
+    img = np.asarray(Image.open(paths[0]).convert("RGB"))
+    d = file_digest(paths[0])
+    a = image_crops(img, 5, CROP, derived_rng(0, d))
+    b = image_crops(img, 5, CROP, derived_rng(0, d))
+    c = image_crops(img, 5, CROP, derived_rng(1, d))
+    assert a.shape == (5, 3, CROP, CROP) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    # the crop is a true window of the image
+    r, c0 = next((r, c0) for r in range(96 - CROP + 1) for c0 in range(112 - CROP + 1)
+                 if np.array_equal(img[r:r + CROP, c0:c0 + CROP].transpose(2, 0, 1), a[0]))
+    assert 0 <= r <= 96 - CROP and 0 <= c0 <= 112 - CROP
+    # features do not depend on the order of the images or the batch size
+    f = _feats()
+    X = f.fit_transform(paths)
+    f.batch_size = 1
+    Xr = f.transform(paths[::-1])[::-1]
+    assert np.abs(X).max() > 0
+    np.testing.assert_allclose(X, Xr, rtol=1e-4, atol=1e-6 * np.abs(X).max())
+    assert not np.allclose(X[0], X[1], rtol=1e-3, atol=0)
+
+
+def test_cache_hit_on_rerun(images, tmp_path):
+    paths, _ = images
+    f1 = _feats(cache_dir=tmp_path)
+    X1 = f1.fit_transform(paths)
+    assert f1.computed_ == len(paths) and f1.cache_hits_ == 0
+    f2 = _feats(cache_dir=tmp_path)
+    X2 = f2.fit_transform(paths)
+    assert f2.cache_hits_ == len(paths) and f2.computed_ == 0
+    np.testing.assert_array_equal(X1, X2)
+    assert f2.cache_name() == "cnn-alexnet-conv5"
+    assert f2.cache_params()["weights"] == "random-seed0"
+    f3 = _feats(cache_dir=tmp_path, n_crops=2)          # another parameter: a miss
+    f3.fit_transform(paths[:1])
+    assert f3.cache_hits_ == 0 and f3.computed_ == 1
+
+
+@pytest.mark.parametrize("arch,tap,dim", [
+    ("mobilenet_v2", None, 1280),
+    ("resnet50", None, 2048),
+    ("alexnet", None, 256),
+    ("alexnet", "fc6", 4096),
+    ("vgg16", None, 512),
+])
+def test_shape_per_arch(images, arch, tap, dim):
+    paths, _ = images
+    f = _feats(arch=arch, tap=tap, n_crops=2)
+    X = f.fit_transform(paths[:2])
+    assert X.shape == (2, dim) and np.all(np.isfinite(X))
+    assert f.tap_ == (tap or {"mobilenet_v2": "pool", "resnet50": "pool", "alexnet": "conv5", "vgg16": "conv5"}[arch])
+
+
+def test_alexnet_fc6_needs_classifier_weights(images, tmp_path):
+    paths, _ = images
+    sd = {k: v for k, v in build_backbone("alexnet", "random").state_dict().items() if k.startswith("features.")}
+    torch.save(sd, tmp_path / "feat.pth")
+    f = _feats(arch="alexnet", weights=str(tmp_path / "feat.pth"))
+    f.fit_transform(paths[:1])
+    assert f.tap_ == "conv5"                    # default falls back to the pooled conv block
+    with pytest.raises(WeightsError, match="classifier.1"):
+        _feats(arch="alexnet", weights=str(tmp_path / "feat.pth"), tap="fc6").fit_transform(paths[:1])
+
+
+def test_failures_give_nan_rows(images, tmp_path):
+    paths, small = images
+    missing = str(tmp_path / "missing.png")
+    f = _feats()
+    X = f.fit_transform([paths[0], small, missing])
+    assert np.all(np.isfinite(X[0])) and np.all(np.isnan(X[1])) and np.all(np.isnan(X[2]))
+    assert "smaller than the 64x64" in f.failures_[small] and "40x40" in f.failures_[small]
+    assert "not found" in f.failures_[missing]
+    up = _feats(upsample_small=True).fit_transform([small])
+    assert np.all(np.isfinite(up))
+
+
+def test_clone_and_pickle(images):
+    from sklearn.base import clone
+
+    paths, _ = images
+    f = _feats()
+    X = f.fit_transform(paths[:1])
+    g = pickle.loads(pickle.dumps(f))           # the network is not pickled, rebuilt on demand
+    assert not hasattr(g, "net_") or g.__dict__.get("net_") is None
+    np.testing.assert_allclose(g.transform(paths[:1]), X, rtol=1e-5, atol=1e-6)
+    assert clone(f).get_params() == f.get_params()
+
+
+def test_feature_svr_end_to_end(images, tmp_path):
+    import pandas as pd
+
+    from benchmark.methods.regression import FeatureSVR
+
+    paths, _ = images
+    rec = pd.DataFrame({"image": paths * 2, "score": [1.0, 2.0, 3.0, 4.0] * 2, "higher_better": True,
+                        "content": ["a", "b", "c", "d"] * 2})
+    m = FeatureSVR(features=_feats(n_crops=2, cache_dir=tmp_path), quick=True).fit(rec)
+    pred = m.predict(rec)
+    assert pred.shape == (8,) and np.all(np.isfinite(pred))
+
+
+def test_registered_methods_resolve_weights_offline(tmp_path, monkeypatch):
+    from benchmark.methods import RunContext, build_method, get_method_info
+    from deep.backbones import WeightsNotFoundError
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
+    for name in ("mobilenet_v2_svr", "alexnet_svr", "vgg16_svr", "resnet50_svr", "mobilenet_v2_ft", "resnet50_ft"):
+        info = get_method_info(name)
+        assert (info.suite, info.group, info.kind, info.trainable) == ("deep", "NR deep", "NR", True)
+    assert get_method_info("alexnet_svr").label == "AlexNet-conv5+SVR"
+    for name in ("resnet50_svr", "resnet50_ft"):
+        with pytest.raises(WeightsNotFoundError, match=r"--weights resnet50=PATH"):
+            build_method(name, RunContext())
+    path = tmp_path / "r50.pth"
+    path.write_bytes(b"")                       # existence is checked by the factory, content when used
+    m = build_method("resnet50_svr", RunContext(weights={"resnet50": str(path)}, quick=True))
+    assert m.features.weights == str(path) and m.features.n_crops == 5
+    ft = build_method("resnet50_ft", RunContext(weights={"resnet50": str(path)}, quick=True, seed=3))
+    assert ft.weights == str(path) and ft.epochs == 1 and ft.seed == 3
+    with pytest.raises(WeightsNotFoundError, match="missing.pth"):
+        build_method("mobilenet_v2_svr", RunContext(weights={"mobilenet_v2": str(tmp_path / "missing.pth")}))
