@@ -16,13 +16,6 @@ from deep.backbones import (WeightsError, WeightsNotFoundError, build_backbone, 
 MOBILENET_FILE = "mobilenet_v2-b0353104.pth"   # torchvision's IMAGENET1K_V1 file
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: the test machine's two cores are shared (oversubscribed threads spin)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture

@@ -19,13 +19,6 @@ from features.cache import file_digest  # noqa: E402
 CROP = 64      # small crops keep the tests fast; the default is the backbone's 224
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: the test machine's two cores are shared (oversubscribed threads spin)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")

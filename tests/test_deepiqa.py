@@ -13,13 +13,6 @@ from deep.losses import BOSSE_EPS, patchwise_l1, weighted_average, weighted_l1  
 from deep.models.bosse import DeepIQA, DeepIQANet, count_parameters  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a CPU shared by many processes this is much faster than several."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _tiny_set(root, n_content=2, levels=(0, 1, 2), size=64, seed=0):

@@ -7,6 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from deep_helpers import tiny_noise_set  # noqa: E402
+
 from scipy.stats import spearmanr  # noqa: E402
 
 from features.imageio import ImageError  # noqa: E402
@@ -14,31 +16,8 @@ from deep.models.bosse import count_parameters  # noqa: E402
 from deep.models.kang import KangCNN, KangNet, kang_transform, local_normalize  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
-def _tiny_set(root, n_content=2, levels=(0, 1, 2), size=64, seed=0):
-    """Tiny synthetic set: smooth images + Gaussian noise; score = level (DMOS-like)."""
-    from PIL import Image
-    from scipy.ndimage import gaussian_filter
-
-    rng = np.random.default_rng(seed)
-    rows = []
-    for c in range(n_content):
-        base = gaussian_filter(rng.uniform(0, 255, (size, size, 3)), (3, 3, 0))
-        base = (base - base.min()) / (base.max() - base.min()) * 200 + 20
-        for lv in levels:
-            img = np.clip(base + rng.normal(0, 1 + 25 * lv, base.shape), 0, 255).astype(np.uint8)
-            p = root / f"c{c}_l{lv}.png"
-            Image.fromarray(img).save(p)
-            rows.append({"image": str(p), "ref": "", "score": float(lv), "higher_better": False,
-                         "content": f"c{c}"})
-    return pd.DataFrame(rows)
 
 
 def test_parameter_count_from_the_architecture():
@@ -73,7 +52,7 @@ def test_transform_is_grey_and_rejects_constant_images():
 
 
 def test_overfits_a_handful_of_images(tmp_path):
-    rec = _tiny_set(tmp_path)
+    rec = tiny_noise_set(tmp_path)
     m = KangCNN(max_epochs=20, patience=None, val_fraction=0, batch_size=2, device="cpu", seed=0)
     m.fit(rec)
     assert m.hyper_parameters_["n_patches"] is None          # paper preset: every non-overlapping patch
@@ -86,7 +65,7 @@ def test_overfits_a_handful_of_images(tmp_path):
 def test_quick_preset_and_failures(tmp_path):
     from PIL import Image
 
-    rec = _tiny_set(tmp_path, levels=(0, 2))
+    rec = tiny_noise_set(tmp_path, levels=(0, 2))
     flat = tmp_path / "flat.png"
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(flat)
     test = pd.concat([rec, pd.DataFrame([{"image": str(flat), "ref": "", "score": 1.0, "higher_better": False,

@@ -15,12 +15,6 @@ from deep.models.kim import KimCNN, KimNet  # noqa: E402
 from deep.patches import ImageDataset, collate_images  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _tiny_set(root, n_content=2, levels=(0, 1, 2), size=48, seed=0, sizes=None):

@@ -13,12 +13,6 @@ from deep.trainer import (CHECKPOINT_BEST, CHECKPOINT_LATEST, TrainConfig, Train
                           content_split, sgd)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _write_images(tmp_path, n=6, size=48, seed=0):

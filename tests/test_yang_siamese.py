@@ -7,6 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from deep_helpers import tiny_noise_set  # noqa: E402
+
 from scipy.stats import spearmanr  # noqa: E402
 
 from deep.losses import euclidean_loss, ranking_hinge_loss  # noqa: E402
@@ -14,31 +16,8 @@ from deep.models.yang import ATTRIBUTE_NAMES, YangNet, YangSiamese, yang_loss  #
 from deep.patches import GroupedBatchSampler  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
-def _tiny_set(root, n_content=2, levels=(0, 1, 2), size=64, seed=0):
-    """Tiny synthetic set: smooth images + Gaussian noise; score = level (DMOS-like)."""
-    from PIL import Image
-    from scipy.ndimage import gaussian_filter
-
-    rng = np.random.default_rng(seed)
-    rows = []
-    for c in range(n_content):
-        base = gaussian_filter(rng.uniform(0, 255, (size, size, 3)), (3, 3, 0))
-        base = (base - base.min()) / (base.max() - base.min()) * 200 + 20
-        for lv in levels:
-            img = np.clip(base + rng.normal(0, 1 + 25 * lv, base.shape), 0, 255).astype(np.uint8)
-            p = root / f"c{c}_l{lv}.png"
-            Image.fromarray(img).save(p)
-            rows.append({"image": str(p), "ref": "", "score": float(lv), "higher_better": False,
-                         "content": f"c{c}"})
-    return pd.DataFrame(rows)
 
 
 def test_ranking_loss_eq_1_2_hand_computed():
@@ -88,7 +67,7 @@ def test_network_outputs_score_and_attributes():
 
 
 def test_overfits_with_ranking_and_attributes(tmp_path):
-    rec = _tiny_set(tmp_path)
+    rec = tiny_noise_set(tmp_path)
     m = YangSiamese(core="kim", patch_size=32, n_patches=2, batch_size=6, max_epochs=30, patience=None,
                     val_fraction=0, lr=1e-3, device="cpu", seed=0)
     m.fit(rec)
@@ -102,7 +81,7 @@ def test_overfits_with_ranking_and_attributes(tmp_path):
 
 
 def test_without_content_groups_uses_all_pairs_and_quick_preset(tmp_path):
-    rec = _tiny_set(tmp_path, levels=(0, 2))
+    rec = tiny_noise_set(tmp_path, levels=(0, 2))
     rec["content"] = [f"u{i}" for i in range(len(rec))]          # authentic-like: every image its own content
     m = YangSiamese(quick=True, attributes=False, device="cpu").fit(rec)
     assert m.pairs_ == "all pairs in a batch"
