@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--test-size", type=float, default=0.2)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--mapping", choices=("logistic5", "logistic4"), default="logistic5")
-    r.add_argument("--n-jobs", type=int, default=1, help="parallel feature extraction (joblib processes)")
+    r.add_argument("--n-jobs", type=int, default=-1,
+                   help="joblib processes for feature extraction and SVR grid search (default -1: all cores)")
     r.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address for feature extraction")
     r.add_argument("--weights", action="append", metavar="ARCH=PATH",
                    help="local state-dict file for a backbone (repeatable), e.g. mobilenet_v2=weights.pth")

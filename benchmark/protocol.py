@@ -3,7 +3,8 @@
 * :func:`content_splits` (Kim et al. 2017, Section V): contents (reference images
   or scenes) are shuffled and ``test_size`` of them go to the test set, so no
   content appears on both sides; repeated ``n_repeats`` times with seeds
-  ``seed, seed + 1, ...``.  ``val_size`` optionally carves a validation set from
+  ``seed, seed + 1, ...``; a seed that draws a test set already drawn is skipped while
+  unused test sets remain (small datasets would otherwise repeat a split).  ``val_size`` optionally carves a validation set from
   the *training* contents only.
 * :func:`official_split`: the dataset's own ``split`` column (``train``/``val``/``test``).
 * :func:`plan_splits` picks the official split when the dataset has one, random
@@ -12,6 +13,7 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,12 +50,19 @@ def content_splits(records: pd.DataFrame, n_repeats: int = 10, test_size: float 
     if contents.size < 2:
         raise ValueError(f"need at least 2 distinct contents to split, got {contents.size}")
     content_of = records["content"].astype(str).to_numpy()
-    splits = []
-    for r in range(n_repeats):
-        rng = np.random.default_rng(seed + r)
+    n_test = _n_take(contents.size, test_size)
+    n_distinct = math.comb(contents.size, n_test)
+    splits: list[Split] = []
+    seen: set[frozenset] = set()
+    s = seed - 1
+    while len(splits) < n_repeats:
+        s += 1
+        rng = np.random.default_rng(s)
         perm = rng.permutation(contents)
-        n_test = _n_take(contents.size, test_size)
         test_c = set(perm[:n_test])
+        if frozenset(test_c) in seen and len(seen) < n_distinct:
+            continue
+        seen.add(frozenset(test_c))
         rest = perm[n_test:]
         val_c: set = set()
         if val_size > 0 and rest.size > 1:
@@ -61,11 +70,11 @@ def content_splits(records: pd.DataFrame, n_repeats: int = 10, test_size: float 
         is_test = np.isin(content_of, list(test_c))
         is_val = np.isin(content_of, list(val_c))
         splits.append(Split(
-            name=f"r{r:02d}",
+            name=f"r{len(splits):02d}",
             train=np.flatnonzero(~is_test & ~is_val),
             test=np.flatnonzero(is_test),
             val=np.flatnonzero(is_val),
-            seed=seed + r,
+            seed=s,
         ))
     return splits
 

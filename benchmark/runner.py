@@ -55,12 +55,12 @@ class RunConfig:
     methods: Sequence[str] | None = None       # restrict to these registry names
     quick: bool = False
     n_repeats: int | None = None               # default 10 (quick: 3)
-    deep_repeats: int | None = None            # trained CNNs: default n_repeats with a GPU, else at most 3
+    deep_repeats: int | None = None            # trained CNNs: default n_repeats with a GPU, else at most 3 (quick: 1)
     test_size: float = 0.2
     protocol: str = "auto"                     # auto | random | official
     seed: int = 0
     mapping: str = "logistic5"
-    n_jobs: int = 1
+    n_jobs: int = 1                            # the CLI defaults to -1 (all cores)
     scheduler: str | None = None
     weights: dict[str, str] = field(default_factory=dict)
     device: str | None = None
@@ -75,12 +75,12 @@ class RunConfig:
         return self.n_repeats if self.n_repeats is not None else (3 if self.quick else 10)
 
     def repeats_for(self, info: MethodInfo) -> int:
-        """Splits for one method: trained CNNs on a CPU get at most 3 (stated in the table notes)."""
+        """Splits for one method: trained CNNs on a CPU get at most 3, 1 with ``quick`` (stated in the table notes)."""
         if not (info.trainable and info.suite == "deep"):
             return self.repeats
         if self.deep_repeats is not None:
             return min(self.deep_repeats, self.repeats)
-        return self.repeats if _cuda_available(self.device) else min(self.repeats, 3)
+        return self.repeats if _cuda_available(self.device) else min(self.repeats, 1 if self.quick else 3)
 
     @property
     def do_cross(self) -> bool:
@@ -172,6 +172,7 @@ class _Runner:
         self.failed_methods: dict[str, str] = {}
         self.results: list[tuple[MethodInfo, str, str, str, str, pd.DataFrame]] = []
         self.log_lines: list[str] = []
+        self.seconds: dict[str, float] = {}    # compute time per method (cached predictions cost nothing)
 
     def log(self, msg: str) -> None:
         self.log_lines.append(msg)
@@ -203,6 +204,7 @@ class _Runner:
             self._note_failures(info, test_name, self.store.failures(info.name, plan, train_name, test_name, split))
             return cached
         work = self.out / "checkpoints" / info.name / plan / f"{train_name}__{test_name}__{split}"
+        t0 = time.perf_counter()
         try:
             method = info.factory(self.ctx(seed, work))
             if info.trainable:
@@ -210,11 +212,13 @@ class _Runner:
                 method.fit(train)
             pred = np.asarray(method.predict(test), dtype=float)
         except Exception as exc:  # one failing method must not end the run
+            self.seconds[info.name] = self.seconds.get(info.name, 0.0) + time.perf_counter() - t0
             reason = f"{type(exc).__name__}: {exc}"
             self.failed_methods[info.name] = reason
             self.log(f"method {info.name}: FAILED on {plan} {train_name}->{test_name} {split}: {reason}")
             self.failures.append({"method": info.name, "dataset": test_name, "image": "", "reason": reason})
             return None
+        self.seconds[info.name] = self.seconds.get(info.name, 0.0) + time.perf_counter() - t0
         if pred.shape != (len(test),):
             raise RuntimeError(f"{info.name}.predict returned shape {pred.shape} for {len(test)} records")
         fails = dict(getattr(method, "failures_", {}) or {})
@@ -332,7 +336,8 @@ def run(cfg: RunConfig) -> RunResult:
     meta = {"config": {k: v for k, v in asdict(cfg).items()}, "wall_s": wall, "python": platform.python_version(),
             "datasets": {k: {"n_images": len(v), "kind": get_dataset_info(k).kind,
                              "higher_better": bool(v["higher_better"].iloc[0])} for k, v in data.items()},
-            "methods": [m.name for m in methods], "failed_methods": r.failed_methods}
+            "methods": [m.name for m in methods], "failed_methods": r.failed_methods,
+            "method_seconds": {k: round(v, 2) for k, v in sorted(r.seconds.items(), key=lambda kv: -kv[1])}}
     files, summary = report.write_all(Path(cfg.out), metrics, per_type, failures, meta, r.results,
                                       plots=cfg.plots, mapping=cfg.mapping)
     r.log(report.failure_summary(failures, r.failed_methods))

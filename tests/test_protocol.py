@@ -43,6 +43,17 @@ def test_splits_reproducible_and_different_across_repeats():
     assert c1 == c2
 
 
+def test_small_dataset_does_not_repeat_a_test_set():
+    # 6 contents, 1 test content per split: seeds 0 and 2 draw the same content; the second is skipped
+    rec = records(n_content=6)
+    splits = content_splits(rec, n_repeats=6, seed=0)
+    tests = [frozenset(rec["content"].iloc[sp.test]) for sp in splits]
+    assert len(set(tests)) == 6
+    assert [sp.name for sp in splits] == [f"r{i:02d}" for i in range(6)]
+    # more repeats than distinct test sets: repeats are allowed once all are used
+    assert len(content_splits(rec, n_repeats=8, seed=0)) == 8
+
+
 def test_validation_carved_from_training_contents():
     rec = records()
     for sp in content_splits(rec, n_repeats=3, val_size=0.25):

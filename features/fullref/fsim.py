@@ -7,7 +7,10 @@ sigma_f/f0 = 0.55) x 4 orientations (angular sigma = pi/4/1.2), noise threshold
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+from scipy import fft as sp_fft
 
 from ..imageio import ImageError
 from ._filters import box_mean_same, conv2_same, matlab_round, prepare_pair, raise_if_not_finite
@@ -65,44 +68,52 @@ def _filter_bank(rows: int, cols: int) -> list[list[np.ndarray]]:
     return bank
 
 
+@functools.lru_cache(maxsize=4)
+def _bank_constants(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Image-independent parts of ``phasecong2`` for one size, computed once per size.
+
+    Returns the filters ``(N_ORIENT, N_SCALE, rows, cols)``, ``em_n`` (energy of the
+    smallest-scale filter) per orientation, and the noise-energy factor
+    ``2 sum_s A_s^2 + 4 sum_{i<j} A_i A_j`` of the spatial filters per orientation.
+    """
+    bank = np.array(_filter_bank(rows, cols))
+    spatial = np.real(sp_fft.ifft2(bank, axes=(-2, -1))) * np.sqrt(rows * cols)
+    em_n = np.sum(bank[:, 0] ** 2, axis=(-2, -1))
+    factor = np.empty(N_ORIENT)
+    for o in range(N_ORIENT):
+        sp = spatial[o]
+        sum_an2 = sum(float(np.sum(f * f)) for f in sp)
+        sum_aiaj = sum(float(np.sum(sp[i] * sp[j])) for i in range(N_SCALE - 1) for j in range(i + 1, N_SCALE))
+        factor[o] = 2.0 * sum_an2 + 4.0 * sum_aiaj
+    bank.setflags(write=False)
+    return bank, em_n, factor
+
+
 def phase_congruency(im: np.ndarray) -> np.ndarray:
     """Phase congruency map (``phasecong2`` of ``FeatureSIM.m``; Kovesi 1999, PC_2 measure).
 
     ``PC = sum_o max(E_o - T_o, 0) / sum_o sum_s A_so`` (FSIM paper Sec. III-A); the
-    small epsilon is added to the local energy ``XEnergy`` as in the code.
+    small epsilon is added to the local energy ``XEnergy`` as in the code.  The filters
+    and the noise-model constants depend only on the size and are cached.
     """
     rows, cols = im.shape
-    spectrum = np.fft.fft2(im)
-    sqrt_n = np.sqrt(rows * cols)
+    bank, em_n, factor = _bank_constants(rows, cols)
+    spectrum = sp_fft.fft2(im)
     energy_all = np.zeros((rows, cols))
     an_all = np.zeros((rows, cols))
-    for filters in _filter_bank(rows, cols):
-        sum_e = np.zeros((rows, cols))
-        sum_o = np.zeros((rows, cols))
-        responses, spatial = [], []
-        for s, filt in enumerate(filters):
-            spatial.append(np.real(np.fft.ifft2(filt)) * sqrt_n)
-            eo = np.fft.ifft2(spectrum * filt)
-            responses.append(eo)
-            an_all += np.abs(eo)
-            sum_e += eo.real
-            sum_o += eo.imag
-            if s == 0:
-                em_n = float(np.sum(filt * filt))
+    for o in range(N_ORIENT):
+        eo = sp_fft.ifft2(spectrum * bank[o], axes=(-2, -1))      # (N_SCALE, rows, cols)
+        e, od = eo.real, eo.imag
+        amp = np.abs(eo)
+        an_all += amp.sum(axis=0)
+        sum_e, sum_o = e.sum(axis=0), od.sum(axis=0)
         x_energy = np.sqrt(sum_e * sum_e + sum_o * sum_o) + EPSILON
         mean_e, mean_o = sum_e / x_energy, sum_o / x_energy
-        energy = np.zeros((rows, cols))
-        for eo in responses:
-            e, o = eo.real, eo.imag
-            energy += e * mean_e + o * mean_o - np.abs(e * mean_o - o * mean_e)
+        energy = np.sum(e * mean_e + od * mean_o - np.abs(e * mean_o - od * mean_e), axis=0)
         # noise compensation from the smallest scale (median of |EO|^2, Rayleigh model)
-        median_e2n = float(np.median(np.abs(responses[0]) ** 2))
-        noise_power = (-median_e2n / np.log(0.5)) / em_n
-        est_sum_an2 = sum(float(np.sum(f * f)) for f in spatial)
-        est_sum_aiaj = sum(float(np.sum(spatial[i] * spatial[j]))
-                           for i in range(N_SCALE - 1) for j in range(i + 1, N_SCALE))
-        est_noise_energy2 = 2.0 * noise_power * est_sum_an2 + 4.0 * noise_power * est_sum_aiaj
-        tau = np.sqrt(est_noise_energy2 / 2.0)
+        median_e2n = float(np.median(amp[0] ** 2))
+        noise_power = (-median_e2n / np.log(0.5)) / em_n[o]
+        tau = np.sqrt(noise_power * factor[o] / 2.0)
         threshold = (tau * np.sqrt(np.pi / 2.0) + K_NOISE * np.sqrt((2.0 - np.pi / 2.0) * tau ** 2)) / 1.7
         energy_all += np.maximum(energy - threshold, 0.0)
     return energy_all / an_all
