@@ -289,6 +289,20 @@ class _Runner:
                 self.add(info, plan.kind, plan.train_name, plan.test_name, "all", df)
 
 
+#: per-distortion subsets smaller than this get SROCC only (their ``plcc`` is left empty)
+MIN_PLCC_N = 10
+
+
+def srocc_oriented(y_true, y_pred, true_higher_better: bool, pred_higher_better: bool) -> float:
+    """SROCC with both sides turned to higher-is-better (0 when either side is constant)."""
+    from .evaluation import orient, srocc
+
+    p, y = orient(y_pred, pred_higher_better), orient(y_true, true_higher_better)
+    if np.ptp(p) == 0 or np.ptp(y) == 0:
+        return 0.0
+    return srocc(p, y)
+
+
 def _metric_rows(results, mapping: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, type_rows = [], []
     for info, plan, train_name, test_name, split, df in results:
@@ -304,10 +318,15 @@ def _metric_rows(results, mapping: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         rows.append({**base, **m})
         if plan == "within":
             for t, g in d.groupby("dist_type"):
-                if t and len(g) >= 3:
+                if not t or len(g) < 3:
+                    continue
+                if len(g) >= MIN_PLCC_N:
                     e = evaluate(g["y_true"], g["y_pred"], true_higher_better=thb, pred_higher_better=phb,
                                  mapping=mapping)
-                    type_rows.append({**base, "dist_type": t, "n": e["n"], "srocc": e["srocc"], "plcc": e["plcc"]})
+                else:  # a 4-5 parameter curve through a handful of points is not a correlation
+                    e = {"n": len(g), "plcc": np.nan,
+                         "srocc": srocc_oriented(g["y_true"], g["y_pred"], thb, phb)}
+                type_rows.append({**base, "dist_type": t, "n": e["n"], "srocc": e["srocc"], "plcc": e["plcc"]})
     base_cols = ["method", "label", "group", "kind", "plan", "train_set", "test_set", "split", "n_failed"]
     return (pd.DataFrame(rows, columns=base_cols + ["n", "srocc", "krocc", "plcc", "plcc_raw", "rmse", "mapping"]),
             pd.DataFrame(type_rows, columns=base_cols + ["dist_type", "n", "srocc", "plcc"]))

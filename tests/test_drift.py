@@ -51,3 +51,34 @@ def test_features_do_not_drift(images, name):
     cols = [c for c in g.columns if c != "id"]
     problems = goldens._compare_frames(name, g, now, "id", cols, 1e-8, goldens.TOLERANCES["default_feature_rel"])
     assert not problems, "\n".join(problems)
+
+
+def test_quick_table_does_not_drift(tmp_path):
+    """The ``--suite all --quick`` table on synth (no --weights) against ``quick_table.csv``.
+
+    Tolerances per kind of method (:func:`benchmark.goldens.quick_tolerance`): training-free
+    metrics 1e-3, SVR methods 0.01, CNNs trained on the CPU 0.05.  About 100 s on 2 cores.
+    """
+    path = REF / "quick_table.csv"
+    if not path.exists():
+        pytest.fail(f"no quick-table golden in {REF}; run `python -m benchmark goldens --update`")
+    golden = pd.read_csv(path)
+    now = goldens.compute_quick_table(tmp_path)
+    problems = goldens.compare_quick_table(golden, now)
+    assert not problems, "\n".join(problems)
+    # the rows that must be there: every training-free and classical method runs without weights
+    assert {"psnr", "ssim", "fsimc", "brisque", "bliinds2", "diivine", "cornia", "kang_cnn"} <= set(golden["method"])
+
+
+def test_quick_table_comparison_flags_drift_beyond_each_tolerance():
+    golden = pd.read_csv(REF / "quick_table.csv")
+    assert not goldens.compare_quick_table(golden, golden.copy())
+    moved = golden.copy()
+    i = int(moved.index[moved["method"] == "psnr"][0])
+    moved.loc[i, "srocc_median"] += 2e-3                     # training-free: 1e-3
+    j = int(moved.index[moved["method"] == "kang_cnn"][0])
+    moved.loc[j, "plcc_median"] += 0.04                      # CNN: within 0.05
+    problems = goldens.compare_quick_table(golden, moved)
+    assert len(problems) == 1 and "psnr" in problems[0]
+    gone = goldens.compare_quick_table(golden, golden[golden["method"] != "brisque"])
+    assert any("brisque" in p and "missing" in p for p in gone)
