@@ -16,15 +16,31 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
-from sklearn.svm import SVR, LinearSVR
+from sklearn.svm import SVR
 
 from .base import training_target
 
-__all__ = ["FeatureSVR", "svr_grid"]
+__all__ = ["FeatureSVR", "LinearKernel", "svr_grid"]
+
+
+class LinearKernel(TransformerMixin, BaseEstimator):
+    """``X -> X @ X_fit.T``: the linear Gram matrix against the fitted rows.
+
+    Followed by ``SVR(kernel="precomputed")`` it is libsvm's linear-kernel epsilon-SVR,
+    computed with one BLAS product instead of libsvm's per-pair dot products: the fast
+    way for CORNIA's 20000-dimensional codes and a few thousand training images.
+    """
+
+    def fit(self, X, y=None):
+        self.X_fit_ = np.ascontiguousarray(X, dtype=np.float64)
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=np.float64) @ self.X_fit_.T
 
 
 def svr_grid(kernel: str = "rbf", quick: bool = False) -> dict[str, list]:
@@ -60,10 +76,8 @@ class FeatureSVR(RegressorMixin, BaseEstimator):
     def _regressor(self) -> Pipeline:
         scaler = MinMaxScaler(feature_range=(-1, 1)) if self.scaler == "minmax" else StandardScaler()
         if self.kernel == "linear":
-            svr = LinearSVR(loss="squared_epsilon_insensitive", dual="auto", max_iter=20000, random_state=0)
-        else:
-            svr = SVR(kernel=self.kernel)
-        return Pipeline([("scale", scaler), ("svr", svr)])
+            return Pipeline([("scale", scaler), ("gram", LinearKernel()), ("svr", SVR(kernel="precomputed"))])
+        return Pipeline([("scale", scaler), ("svr", SVR(kernel=self.kernel))])
 
     def fit(self, records: pd.DataFrame, y: Any = None) -> "FeatureSVR":
         self.features_ = clone(self.features)
