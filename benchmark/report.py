@@ -47,8 +47,23 @@ def _kind(name: str) -> str:
         return ""
 
 
-def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame) -> tuple[list[tuple[str, Table]], pd.DataFrame]:
-    """Every table a run's metrics support, as ``(file stem, Table)``; and the summary frame."""
+def _deep_trained(method: str) -> bool:
+    from .methods.base import get_method_info
+
+    try:
+        info = get_method_info(method)
+    except (KeyError, ValueError):
+        return False
+    return info.trainable and info.suite == "deep"
+
+
+def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame,
+                 deep_preset: str | None = None) -> tuple[list[tuple[str, Table]], pd.DataFrame]:
+    """Every table a run's metrics support, as ``(file stem, Table)``; and the summary frame.
+
+    ``deep_preset`` (``"cpu"``/``"quick"``) adds a note that the deep rows were trained with
+    a short CPU schedule.
+    """
     if metrics.empty:
         return [], pd.DataFrame()
     summary = summarise(metrics)
@@ -67,6 +82,12 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame) -> tuple[list[tu
             for k, g in fewer.groupby("n_splits"):
                 labels = ", ".join(g["label"].astype(str))
                 t.notes.append(f"{d}: {labels}: median of {int(k)} split(s) only (trained CNNs on a CPU).")
+        if deep_preset in ("cpu", "quick"):
+            deep = [str(lab) for m, lab in zip(within["method"], within["label"]) if _deep_trained(m)]
+            if deep:
+                t.notes.append(f"{', '.join(dict.fromkeys(deep))}: trained or fine-tuned with the short "
+                               f"'{deep_preset}' preset of a CPU run (a few epochs, few crops or patches), "
+                               f"not the papers' schedules; see the README.")
         tables.append(("single_dataset", t))
     cross_ds = list(dict.fromkeys(summary.loc[summary["plan"] == "one-vs-one", "train_set"]))
     if cross_ds:
@@ -107,7 +128,7 @@ def write_all(out: Path, metrics: pd.DataFrame, per_type: pd.DataFrame, failures
               meta: dict[str, Any], results: list, plots: bool = True, mapping: str = "logistic5"):
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
-    tables, summary = build_tables(metrics, per_type)
+    tables, summary = build_tables(metrics, per_type, deep_preset=meta.get("deep_preset"))
     md = ["# iqabench results", ""]
     tex = ["% iqabench results (generated; do not edit)", "% needs \\usepackage{booktabs}", ""]
     for stem, t in tables:

@@ -357,6 +357,10 @@ def run(cfg: RunConfig) -> RunResult:
                              "higher_better": bool(v["higher_better"].iloc[0])} for k, v in data.items()},
             "methods": [m.name for m in methods], "failed_methods": r.failed_methods,
             "method_seconds": {k: round(v, 2) for k, v in sorted(r.seconds.items(), key=lambda kv: -kv[1])}}
+    if any(m.suite == "deep" and m.trainable for m in methods):
+        from .methods.base import deep_preset
+
+        meta["deep_preset"] = deep_preset(r.ctx(cfg.seed, Path(cfg.out)))
     files, summary = report.write_all(Path(cfg.out), metrics, per_type, failures, meta, r.results,
                                       plots=cfg.plots, mapping=cfg.mapping)
     r.log(report.failure_summary(failures, r.failed_methods))

@@ -51,10 +51,10 @@ from .imageio import ImageError, check_min_size, check_not_constant, load_image
 
 __all__ = ["CorniaFeatures", "sample_patches", "normalise_patches", "zca_whitening", "encode_patches"]
 
-VERSION = "1"
+VERSION = "2"          # 2: blocked float32 encoding (values move by ~1e-6)
 NORM_EPS = 10.0        # sqrt(var + 10) in the release (grey levels on [0, 255])
 ZCA_EPS = 0.1          # whitening regulariser (Coates et al.; the release's CSIQ parameters)
-_CHUNK = 1024          # patches per encoding block (bounded memory for K = 10000)
+_CHUNK = 128           # codebook words per encoding block (128 x 10000 patches: 5 MB)
 _POOLS = None          # threadpoolctl controller, created on first use
 
 
@@ -112,17 +112,21 @@ def zca_whitening(patches: np.ndarray, eps: float = ZCA_EPS) -> tuple[np.ndarray
 
 
 def encode_patches(whitened: np.ndarray, codebook: np.ndarray) -> np.ndarray:
-    """Soft encoding + max pooling: ``[max(0, max_i z_i), max(0, -min_i z_i)]``, ``z = p D^T`` (2K)."""
-    d = np.ascontiguousarray(np.asarray(codebook, dtype=np.float32).T)
-    x = np.asarray(whitened, dtype=np.float32)
-    k = d.shape[1]
-    zmax = np.full(k, -np.inf, dtype=np.float32)
-    zmin = np.full(k, np.inf, dtype=np.float32)
+    """Soft encoding + max pooling: ``[max(0, max_i z_i), max(0, -min_i z_i)]``, ``z = p D^T`` (2K).
+
+    float32 products in blocks of codebook words (``D_block @ P^T``), so each block's
+    maxima and minima are reduced along contiguous rows while it is still in cache.
+    """
+    d = np.ascontiguousarray(np.asarray(codebook, dtype=np.float32))          # (K, d)
+    xt = np.ascontiguousarray(np.asarray(whitened, dtype=np.float32).T)       # (d, n)
+    k = d.shape[0]
+    zmax = np.empty(k, dtype=np.float32)
+    zmin = np.empty(k, dtype=np.float32)
     with _threads():
-        for i in range(0, x.shape[0], _CHUNK):
-            z = x[i:i + _CHUNK] @ d
-            np.maximum(zmax, z.max(axis=0), out=zmax)
-            np.minimum(zmin, z.min(axis=0), out=zmin)
+        for i in range(0, k, _CHUNK):
+            z = d[i:i + _CHUNK] @ xt
+            z.max(axis=1, out=zmax[i:i + _CHUNK])
+            z.min(axis=1, out=zmin[i:i + _CHUNK])
     return np.concatenate([np.maximum(zmax, 0.0), np.maximum(-zmin, 0.0)]).astype(np.float64)
 
 

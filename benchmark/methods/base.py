@@ -141,3 +141,17 @@ def get_method_info(name: str) -> MethodInfo:
 
 def build_method(name: str, ctx: RunContext | None = None) -> Method:
     return get_method_info(name).factory(ctx or RunContext())
+
+
+def deep_preset(ctx: RunContext) -> str:
+    """Training preset of a deep method: ``"quick"`` with ``ctx.quick``, else ``"paper"`` on a
+    CUDA device and ``"cpu"`` (a short schedule for a 2-core run) on a CPU."""
+    if ctx.quick:
+        return "quick"
+    if ctx.device is not None:
+        return "paper" if str(ctx.device).startswith("cuda") else "cpu"
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "paper" if torch.cuda.is_available() else "cpu"

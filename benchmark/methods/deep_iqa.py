@@ -12,8 +12,10 @@ score scale):
 ``yang_siamese``            Yang et al. 2019 Siamese ranking + quality attributes   NR
 ==========================  ======================================================  =====
 
-Defaults are each paper's recipe (meant for a GPU); ``RunContext.quick`` selects a tiny CPU
-preset (2-3 epochs, a few patches per image, Kim-core for Yang) that only checks the plumbing.
+Presets (each model's ``PRESETS``): on a GPU each paper's recipe; on a CPU a short ``"cpu"``
+schedule (3-6 epochs, 2-16 patches per image, Kim-core for Yang) so that ``--suite all``
+finishes on 2 cores; ``RunContext.quick`` selects the tiny ``"quick"`` preset (2-3 epochs)
+that only checks the plumbing.  Neither CPU preset reproduces the papers' training.
 Checkpoints go to ``RunContext.work_dir`` (resumable), ``RunContext.device`` / ``seed`` are
 passed through.  The Yang method's paper preset uses an ImageNet VGG16 core: weights from
 ``RunContext.weights["vgg16"]`` or torch's cache (see ``deep_transfer.resolve_weights``).
@@ -22,9 +24,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import MethodInfo, RunContext, register_method
+from .base import MethodInfo, RunContext, deep_preset as preset_for, register_method
 
-__all__ = ["KANG", "BOSSE", "KIM", "YANG"]
+__all__ = ["KANG", "BOSSE", "KIM", "YANG", "preset_for"]
 
 KANG = ("Kang, Ye, Li, Doermann, 'Convolutional neural networks for no-reference image quality assessment', "
         "CVPR 2014 (as described in Kim et al. 2017 and the CNN NR-IQA survey)")
@@ -39,8 +41,8 @@ _REQ = ("torch",)
 
 
 def _common(ctx: RunContext) -> dict[str, Any]:
-    return dict(quick=bool(ctx.quick), seed=int(ctx.seed), device=ctx.device, work_dir=ctx.work_dir,
-                progress=bool(ctx.progress))
+    return dict(quick=bool(ctx.quick), preset=preset_for(ctx), seed=int(ctx.seed), device=ctx.device,
+                work_dir=ctx.work_dir, progress=bool(ctx.progress))
 
 
 def _kang(ctx: RunContext):
@@ -68,7 +70,7 @@ def _yang(ctx: RunContext):
     from deep.models.yang import YangSiamese
 
     weights: Any = "imagenet"
-    if not ctx.quick:   # the paper preset's VGG16 core needs ImageNet weights
+    if preset_for(ctx) == "paper":   # the paper preset's VGG16 core needs ImageNet weights
         try:
             from .deep_transfer import resolve_weights
         except ImportError:

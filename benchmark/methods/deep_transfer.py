@@ -27,20 +27,24 @@ SVR features use a fixed crop seed (0), not the split's seed, so the crops are a
 function of the image and the feature cache is shared by every split; the SVR
 hyper-parameters are chosen within each training split (``FeatureSVR``).
 
-Quick preset (``RunContext.quick``, a CPU smoke test, not the paper's numbers):
-5 crops of 96 x 96 for features; fine-tuning 1 epoch, 4 training crops of 64 x 64
-per image (64 is about AlexNet's smallest input), batch 16, 5 test crops; images
-smaller than the crop are upsampled.
+Presets (:func:`~benchmark.methods.base.deep_preset`): on a GPU the paper's settings
+(25 crops of 224 for features; fine-tuning with Kim et al.'s epochs and crops). On a CPU
+(``"cpu"``, so that a 2-core run finishes): 5 crops of 224 for features; fine-tuning
+3 epochs on 4 training crops of 224 per image, batch 16, 5 test crops.  Quick preset
+(``RunContext.quick``, a CPU smoke test, not the paper's numbers): 5 crops of 96 x 96 for
+features; fine-tuning 1 epoch, 4 training crops of 64 x 64 per image (64 is about
+AlexNet's smallest input), batch 16, 5 test crops; images smaller than the crop are
+upsampled.
 """
 from __future__ import annotations
 
 import os
 from typing import Any
 
-from .base import MethodInfo, RunContext, register_method
+from .base import MethodInfo, RunContext, deep_preset, register_method
 from .regression import FeatureSVR
 
-__all__ = ["resolve_weights", "QUICK_FEATURES", "QUICK_FINETUNE"]
+__all__ = ["resolve_weights", "QUICK_FEATURES", "QUICK_FINETUNE", "CPU_FEATURES", "CPU_FINETUNE"]
 
 KIM = "Kim, Zeng, Ghadiyaram, Lee, Zhang, Bovik, 'Deep convolutional neural models for picture quality " \
       "prediction', IEEE Signal Processing Magazine 2017, Sec. V, Table III"
@@ -51,6 +55,10 @@ REFERENCE = "torchvision ImageNet models; protocol reimplemented (no official re
 QUICK_FEATURES: dict[str, Any] = {"n_crops": 5, "crop_size": 96, "upsample_small": True}
 QUICK_FINETUNE: dict[str, Any] = {"epochs": 1, "n_train_crops": 4, "n_test_crops": 5, "crop_size": 64,
                                   "batch_size": 16, "patience": None, "upsample_small": True}
+CPU_FEATURES: dict[str, Any] = {"n_crops": 5}
+CPU_FINETUNE: dict[str, Any] = {"epochs": 3, "n_train_crops": 4, "n_test_crops": 5, "batch_size": 16}
+_FEATURE_PRESETS = {"quick": QUICK_FEATURES, "cpu": CPU_FEATURES, "paper": {}}
+_FINETUNE_PRESETS = {"quick": QUICK_FINETUNE, "cpu": CPU_FINETUNE, "paper": {}}
 
 
 def _norm_arch(name: str) -> str:
@@ -83,7 +91,7 @@ def _svr(arch: str, tap: str | None):
     def factory(ctx: RunContext) -> FeatureSVR:
         from deep.features import CNNFeatures
 
-        params: dict[str, Any] = dict(QUICK_FEATURES) if ctx.quick else {}
+        params: dict[str, Any] = dict(_FEATURE_PRESETS[deep_preset(ctx)])
         feats = CNNFeatures(arch=arch, weights=resolve_weights(arch, ctx), tap=tap, seed=0, device=ctx.device,
                             cache_dir=ctx.cache_dir, progress=bool(ctx.progress), **params)
         return FeatureSVR(features=feats, kernel="rbf", quick=ctx.quick, n_jobs=ctx.n_jobs)
@@ -95,7 +103,7 @@ def _finetune(arch: str, head: str | None):
     def factory(ctx: RunContext):
         from deep.finetune import FineTunedCNN
 
-        params: dict[str, Any] = dict(QUICK_FINETUNE) if ctx.quick else {}
+        params: dict[str, Any] = dict(_FINETUNE_PRESETS[deep_preset(ctx)])
         return FineTunedCNN(arch, resolve_weights(arch, ctx), head=head, seed=ctx.seed, device=ctx.device,
                             work_dir=ctx.work_dir, progress=bool(ctx.progress), **params)
 

@@ -62,8 +62,11 @@ def as_records(records: Any) -> pd.DataFrame:
 class TrainedIQA(RegressorMixin, BaseEstimator):
     """Base class; subclasses set ``name``, ``kind``, ``PRESETS`` and the ``_build_*`` hooks.
 
-    ``PRESETS = {"paper": {...}, "quick": {...}}``; every hyper-parameter given to the
-    constructor as non-``None`` overrides the preset value of the same name.
+    ``PRESETS = {"paper": {...}, "cpu": {...}, "quick": {...}}``: ``preset`` names one
+    (default ``"quick"`` when ``quick=True``, else ``"paper"``); ``"cpu"`` is a short
+    schedule that fits a 2-core CPU run of the benchmark, not the paper's training.  Every
+    hyper-parameter given to the constructor as non-``None`` overrides the preset value of
+    the same name.
     """
 
     name: ClassVar[str] = "trained_iqa"
@@ -111,7 +114,10 @@ class TrainedIQA(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------------ settings
     def hyper_parameters(self) -> dict[str, Any]:
         """The effective hyper-parameters: the preset, overridden by explicit arguments."""
-        preset = dict(self.PRESETS["quick" if getattr(self, "quick", False) else "paper"])
+        name = getattr(self, "preset", None) or ("quick" if getattr(self, "quick", False) else "paper")
+        if name not in self.PRESETS:
+            raise ValueError(f"{self.name}: unknown preset {name!r}; choose from {sorted(self.PRESETS)}")
+        preset = dict(self.PRESETS[name])
         for key in list(preset) + ["max_epochs", "patience", "batch_size", "lr", "val_fraction"]:
             value = getattr(self, key, None)
             if value is not None:

@@ -114,9 +114,12 @@ class DeepIQA(TrainedIQA):
         "quick": {"patch_size": 32, "n_patches": 4, "batch_size": 4, "lr": 3e-4, "max_epochs": 2,
                   "patience": None, "val_fraction": 0.2, "dropout": 0.5, "predict_chunk": 1024,
                   "predict_patches": 8},
+        "cpu": {"patch_size": 32, "n_patches": 8, "batch_size": 4, "lr": 3e-4, "max_epochs": 3,
+                "patience": None, "val_fraction": 0.2, "dropout": 0.5, "predict_chunk": 1024,
+                "predict_patches": 16},
     }
 
-    def __init__(self, weighted: bool = True, fr: bool = False, fusion: str = "concat3", quick: bool = False,
+    def __init__(self, weighted: bool = True, fr: bool = False, fusion: str = "concat3", quick: bool = False, preset: str | None = None,
                  max_epochs: int | None = None, patience: int | None = None, batch_size: int | None = None,
                  lr: float | None = None, n_patches: int | None = None, n_predict_patches: int | None = None,
                  val_fraction: float | None = None, dropout: float | None = None, seed: int = 0,
@@ -125,6 +128,7 @@ class DeepIQA(TrainedIQA):
         self.fr = fr
         self.fusion = fusion
         self.quick = quick
+        self.preset = preset
         self.max_epochs = max_epochs
         self.patience = patience
         self.batch_size = batch_size

@@ -87,13 +87,18 @@ class KangCNN(TrainedIQA):
         "quick": {"patch_size": 32, "n_patches": 8, "batch_size": 4, "lr": 1e-2, "momentum": 0.9,
                   "max_epochs": 3, "patience": None, "val_fraction": 0.2, "predict_patches": 16,
                   "predict_chunk": 2048},
+        "cpu": {"patch_size": 32, "n_patches": 16, "batch_size": 8, "lr": 1e-2, "momentum": 0.9,
+                "max_epochs": 6, "patience": None, "val_fraction": 0.2, "predict_patches": 32,
+                "predict_chunk": 2048},
     }
 
-    def __init__(self, quick: bool = False, max_epochs: int | None = None, patience: int | None = None,
+    def __init__(self, quick: bool = False, preset: str | None = None, max_epochs: int | None = None,
+                 patience: int | None = None,
                  batch_size: int | None = None, lr: float | None = None, n_patches: int | None = None,
                  val_fraction: float | None = None, seed: int = 0, device: str | None = None,
                  work_dir: Any = None, progress: bool = False):
         self.quick = quick
+        self.preset = preset
         self.max_epochs = max_epochs
         self.patience = patience
         self.batch_size = batch_size

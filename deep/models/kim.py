@@ -90,13 +90,17 @@ class KimCNN(TrainedIQA):
         "quick": {"input": "patches", "patch_size": 64, "n_patches": 2, "batch_size": 5, "lr": 1e-3,
                   "max_epochs": 3, "patience": None, "val_fraction": 0.2, "flip": True, "min_size": 64,
                   "predict_patches": 4},
+        "cpu": {"input": "patches", "patch_size": 112, "n_patches": 2, "batch_size": 5, "lr": 1e-3,
+                "max_epochs": 5, "patience": None, "val_fraction": 0.2, "flip": True, "min_size": 112,
+                "predict_patches": 4},
     }
 
-    def __init__(self, quick: bool = False, input: str | None = None, patch_size: int | None = None,
+    def __init__(self, quick: bool = False, preset: str | None = None, input: str | None = None, patch_size: int | None = None,
                  max_epochs: int | None = None, patience: int | None = None, batch_size: int | None = None,
                  lr: float | None = None, n_patches: int | None = None, val_fraction: float | None = None,
                  seed: int = 0, device: str | None = None, work_dir: Any = None, progress: bool = False):
         self.quick = quick
+        self.preset = preset
         self.input = input
         self.patch_size = patch_size
         self.max_epochs = max_epochs

@@ -112,15 +112,19 @@ class YangSiamese(TrainedIQA):
         "quick": {"core": "kim", "patch_size": 64, "n_patches": 2, "batch_size": 8, "per_group": 4,
                   "lr": 1e-3, "max_epochs": 2, "patience": None, "val_fraction": 0.2, "margin": 0.05,
                   "lambda_mos": 2.0, "lambda_attr": 1.0, "predict_patches": 4, "predict_chunk": 64},
+        "cpu": {"core": "kim", "patch_size": 112, "n_patches": 2, "batch_size": 8, "per_group": 4,
+                "lr": 1e-3, "max_epochs": 3, "patience": None, "val_fraction": 0.2, "margin": 0.05,
+                "lambda_mos": 2.0, "lambda_attr": 1.0, "predict_patches": 4, "predict_chunk": 64},
     }
 
-    def __init__(self, quick: bool = False, core: str | None = None, attributes: bool = True,
+    def __init__(self, quick: bool = False, preset: str | None = None, core: str | None = None, attributes: bool = True,
                  weights: Any = "imagenet", margin: float | None = None, patch_size: int | None = None,
                  max_epochs: int | None = None, patience: int | None = None, batch_size: int | None = None,
                  lr: float | None = None, n_patches: int | None = None, val_fraction: float | None = None,
                  cache_dir: Any = True, n_jobs: int = 1, seed: int = 0, device: str | None = None,
                  work_dir: Any = None, progress: bool = False):
         self.quick = quick
+        self.preset = preset
         self.core = core
         self.attributes = attributes
         self.weights = weights
