@@ -36,6 +36,22 @@ def load_results(out: Path) -> list:
     return results
 
 
+def _in_run_order(results: list, meta: dict) -> list:
+    """Sort saved results as the run listed them (its methods, then its datasets), so the
+    regenerated tables have the run's row and column order rather than the folders' order."""
+    methods = {m: i for i, m in enumerate(meta.get("methods") or [])}
+    datasets = {d: i for i, d in enumerate(meta.get("datasets") or {})}
+    plans = {"within": 0, "one-vs-one": 1, "lodo": 2, "shared-types": 3}
+    big = 10 ** 6
+
+    def key(r):
+        info, plan, train, test, split, _ = r
+        return (methods.get(info.name, big), info.name, plans.get(plan, 9), datasets.get(test, big), test,
+                datasets.get(train, big), train, split)
+
+    return sorted(results, key=key)
+
+
 def regenerate(out: Path, mapping: str = "logistic5", plots: bool = True) -> list[Path]:
     from . import report
     from .runner import _metric_rows
@@ -44,12 +60,13 @@ def regenerate(out: Path, mapping: str = "logistic5", plots: bool = True) -> lis
     results = load_results(out)
     if not results:
         raise FileNotFoundError(f"no saved predictions under {out / 'predictions'}")
+    meta_path = out / "run.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    results = _in_run_order(results, meta)
     metrics, per_type = _metric_rows(results, mapping)
     fail_path = out / "failures.csv"
     failures = pd.read_csv(fail_path, keep_default_na=False) if fail_path.exists() else pd.DataFrame(
         columns=["method", "dataset", "image", "reason"])
-    meta_path = out / "run.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     meta["regenerated"] = True
     files, _ = report.write_all(out, metrics, per_type, failures, meta, results, plots=plots, mapping=mapping)
     return files

@@ -94,7 +94,8 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame,
         ds = list(dict.fromkeys(datasets + cross_ds))
         tables.append(("cross_dataset", cross_matrix_table(summary, ds, caption=_caption(
             "Cross-dataset SROCC: train on all images of the row's dataset, test on all images of the column's; "
-            "the diagonal is the single-dataset median.", ds))))
+            "the diagonal is the single-dataset median. Methods without a cross-dataset result (training-free "
+            "metrics, whose score does not depend on a training set) are not listed.", ds))))
     if (summary["plan"] == "lodo").any():
         tables.append(("leave_one_out", column_table(summary, "lodo", metrics=("srocc", "plcc"),
                                                      title="Leave-one-dataset-out", caption=_caption(

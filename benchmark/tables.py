@@ -189,12 +189,16 @@ def cross_matrix_table(summary: pd.DataFrame, datasets: Sequence[str], *, metric
     """Yang et al. Table 2 layout: per method, rows = training set, columns = test set.
 
     The diagonal is the single-dataset (within) result; off-diagonal cells train on
-    all of the row's dataset and test on all of the column's.
+    all of the row's dataset and test on all of the column's. Methods without any
+    cross-dataset result (training-free metrics, or a method trained on one dataset
+    only) are left out: a row holding only its diagonal says nothing about transfer.
     """
     methods, labels, groups = _method_rows(summary, method_order)
     row_labels, row_groups, rows = [], [], []
     for m, lab in zip(methods, labels):
         sm = summary[summary["method"] == m]
+        if not (sm["plan"] == "one-vs-one").any():
+            continue
         for a in datasets:
             vals = []
             for b in datasets:

@@ -65,3 +65,9 @@ def test_cross_matrix_diagonal_is_within_result():
     assert t.row_labels == ["synth →", "live →"]
     assert np.isclose(t.values[0, 0], 0.96) and np.isclose(t.values[0, 1], 0.42)
     assert np.isnan(t.values[1, 0]) and np.isclose(t.values[1, 1], 0.91)
+
+
+def test_cross_matrix_leaves_out_methods_without_cross_results():
+    t = cross_matrix_table(summarise(metrics_frame()), ["synth", "live"])
+    # only cnn has a one-vs-one result; psnr/ssim/brisque/kang would show nothing but their diagonal
+    assert t.row_groups == ["CNN+SVR", "CNN+SVR"]
