@@ -189,9 +189,14 @@ class _Runner:
 
     def _fp(self, info: MethodInfo, train: pd.DataFrame | None, test: pd.DataFrame, seed: int) -> str:
         c = self.cfg
+        extra = {}
+        if info.suite == "deep":  # a CPU run's short 'cpu' preset must not be reused by a CUDA run
+            from .methods.base import deep_preset
+
+            extra["preset"] = deep_preset(self.ctx(seed, Path(c.out)))
         return fingerprint(method=info.name, quick=c.quick, seed=seed, weights=sorted(c.weights.items()),
                            train=None if train is None else (list(train["image"]), list(train["score"])),
-                           test=list(test["image"]))
+                           test=list(test["image"]), **extra)
 
     def predict(self, info: MethodInfo, plan: str, train_name: str, test_name: str, split: str,
                 train: pd.DataFrame | None, test: pd.DataFrame, seed: int) -> pd.DataFrame | None:

@@ -168,3 +168,17 @@ def test_per_distortion_rows(tiny):
                         progress=False, plots=False))
     assert set(res.per_type["dist_type"]) == {"white_noise", "other"}
     assert (tiny / "o" / "tables" / "per_distortion_tiny.md").exists()
+
+
+def test_saved_deep_predictions_are_not_reused_across_training_presets(tmp_path):
+    from benchmark.runner import _Runner
+
+    deep = MethodInfo("cnn", lambda ctx: None, "NR", "NR deep", "deep", trainable=True)
+    classical = MethodInfo("feat", lambda ctx: None, "NR", "NR hand-crafted", "classical", trainable=True)
+    test = pd.DataFrame({"image": ["a.png", "b.png"], "score": [1.0, 2.0]})
+
+    def fp(info, device):
+        return _Runner(RunConfig(out=str(tmp_path), device=device, progress=False))._fp(info, test, test, 0)
+
+    assert fp(deep, "cpu") != fp(deep, "cuda")           # 'cpu' preset vs the papers' schedule
+    assert fp(classical, "cpu") == fp(classical, "cuda")  # features do not depend on the device
