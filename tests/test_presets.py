@@ -46,3 +46,16 @@ def test_linear_kernel_svr_equals_libsvm_linear_svr():
     gram = LinearKernel().fit(X)
     ours = SVR(kernel="precomputed", C=0.1).fit(gram.transform(X), y).predict(gram.transform(Xt))
     np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-8)
+
+
+def test_checkpoint_key_changes_with_training_version(monkeypatch):
+    pytest.importorskip("torch")
+    from deep.models.kang import KangCNN
+
+    m = KangCNN(preset="cpu", device="cpu", seed=0)
+    hp = m.hyper_parameters()
+    paths, targets = ["a.png", "b.png"], np.array([0.0, 1.0])
+    key = m._run_key(hp, paths, targets)
+    assert m._run_key(hp, paths, targets) == key
+    monkeypatch.setattr(KangCNN, "TRAINING_VERSION", KangCNN.TRAINING_VERSION + "-next")
+    assert m._run_key(hp, paths, targets) != key   # an old checkpoint is not resumed by changed code

@@ -67,10 +67,15 @@ class TrainedIQA(RegressorMixin, BaseEstimator):
     schedule that fits a 2-core CPU run of the benchmark, not the paper's training.  Every
     hyper-parameter given to the constructor as non-``None`` overrides the preset value of
     the same name.
+
+    ``TRAINING_VERSION`` is part of the checkpoint key (with the hyper-parameters, seed,
+    training images and targets): bump it in a subclass, or here for all of them, when a
+    code change alters what training produces, so that an old ``latest.pt`` is not resumed.
     """
 
     name: ClassVar[str] = "trained_iqa"
     kind: ClassVar[str] = "NR"
+    TRAINING_VERSION: ClassVar[str] = "2"
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"paper": {}, "quick": {}}
 
     # ------------------------------------------------------------------ hooks
@@ -126,7 +131,8 @@ class TrainedIQA(RegressorMixin, BaseEstimator):
 
     def _run_key(self, hp: dict[str, Any], paths: list[str], targets: np.ndarray) -> str:
         h = hashlib.sha256()
-        h.update(json.dumps({"model": type(self).__name__, "hp": hp, "seed": int(self.seed)},
+        h.update(json.dumps({"model": type(self).__name__, "version": self.TRAINING_VERSION, "hp": hp,
+                             "seed": int(self.seed)},
                             sort_keys=True, default=str).encode())
         for p, t in zip(paths, targets):
             h.update(f"{p}\0{t:.9g}\n".encode())
