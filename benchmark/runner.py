@@ -217,13 +217,13 @@ class _Runner:
                 method.fit(train)
             pred = np.asarray(method.predict(test), dtype=float)
         except Exception as exc:  # one failing method must not end the run
-            self.seconds[info.name] = self.seconds.get(info.name, 0.0) + time.perf_counter() - t0
             reason = f"{type(exc).__name__}: {exc}"
             self.failed_methods[info.name] = reason
             self.log(f"method {info.name}: FAILED on {plan} {train_name}->{test_name} {split}: {reason}")
             self.failures.append({"method": info.name, "dataset": test_name, "image": "", "reason": reason})
             return None
-        self.seconds[info.name] = self.seconds.get(info.name, 0.0) + time.perf_counter() - t0
+        finally:
+            self.seconds[info.name] = self.seconds.get(info.name, 0.0) + time.perf_counter() - t0
         if pred.shape != (len(test),):
             raise RuntimeError(f"{info.name}.predict returned shape {pred.shape} for {len(test)} records")
         fails = dict(getattr(method, "failures_", {}) or {})
