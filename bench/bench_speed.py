@@ -71,6 +71,9 @@ def grey_uint8(rgb: np.ndarray) -> np.ndarray:
     return np.floor(rgb_to_gray(rgb) + 0.5).astype(np.uint8)
 
 
+CLOCK = time.perf_counter
+
+
 def interleaved(funcs: list[Callable[[object], object]], inputs: list[object], repeat: int) -> list[float]:
     """Median seconds per call of each function, calls interleaved (after one warm-up each)."""
     for f in funcs:
@@ -79,9 +82,9 @@ def interleaved(funcs: list[Callable[[object], object]], inputs: list[object], r
     for _ in range(repeat):
         for x in inputs:
             for f, acc in zip(funcs, times):
-                t0 = time.perf_counter()
+                t0 = CLOCK()
                 f(x)
-                acc.append(time.perf_counter() - t0)
+                acc.append(CLOCK() - t0)
     return [statistics.median(t) for t in times]
 
 
@@ -110,7 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="comma-separated subset of rows (brisque,ssim,gmsd,psnr,"
                                               "diivine,bliinds2,cues,cornia)")
     ap.add_argument("--skip-cornia", action="store_true", help="skip the CORNIA rows")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall (perf_counter, default) or cpu (process_time: this process's CPU seconds, "
+                         "steadier on a loaded machine; everything timed runs on one thread)")
     args = ap.parse_args(argv)
+    global CLOCK
+    CLOCK = time.perf_counter if args.clock == "wall" else time.process_time
     only = {s.strip() for s in args.only.split(",") if s.strip()}
 
     def wanted(name: str) -> bool:
@@ -129,8 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     rgb = [r for r, _ in pairs]
     grey_pairs = [(grey_uint8(r), grey_uint8(d)) for r, d in pairs]
     grey = [g for g, _ in grey_pairs]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"Images: {what}. One core (BLAS/OpenMP 1 thread, cv2.setNumThreads(1)); {args.repeat} interleaved "
-          f"rounds, median per call. numpy {np.__version__}, OpenCV {cv2.__version__}.\n")
+          f"rounds, median per call; {args.clock} clock; load average {load:.1f} on {os.cpu_count()} CPUs. "
+          f"numpy {np.__version__}, OpenCV {cv2.__version__}.\n")
 
     rows: list[tuple[str, str, float, str, float | None, str, bool]] = []
 

@@ -13,7 +13,8 @@ import numpy as np
 from scipy import fft as sp_fft
 
 from ..imageio import ImageError
-from ._filters import box_mean_same, conv2_same, matlab_round, prepare_pair, raise_if_not_finite
+from ..matlab import box_mean, conv2, round_half_away
+from ._filters import prepare_pair, raise_if_not_finite
 
 __all__ = ["fsim", "phase_congruency"]
 
@@ -153,12 +154,12 @@ def fsim(ref: np.ndarray, dist: np.ndarray, chromatic: bool = True) -> float:
     for p, src in zip(planes, ("<reference array>", "<distorted array>")):
         if np.ptp(p[0]) == 0:
             raise ImageError(src, "FSIM is undefined for a constant image (no phase congruency: 0/0)")
-    f = int(max(1, matlab_round(min(rows, cols) / 256.0)))
-    planes = [[box_mean_same(c, f, "zero", f) for c in p] for p in planes]
+    f = int(max(1, round_half_away(min(rows, cols) / 256.0)))
+    planes = [[box_mean(c, f, "zero", f) for c in p] for p in planes]
     y1, y2 = planes[0][0], planes[1][0]
     pc1, pc2 = phase_congruency(y1), phase_congruency(y2)
-    g1 = np.hypot(conv2_same(y1, SCHARR_X), conv2_same(y1, SCHARR_Y))
-    g2 = np.hypot(conv2_same(y2, SCHARR_X), conv2_same(y2, SCHARR_Y))
+    g1 = np.hypot(conv2(y1, SCHARR_X), conv2(y1, SCHARR_Y))
+    g2 = np.hypot(conv2(y2, SCHARR_X), conv2(y2, SCHARR_Y))
     pcm = np.maximum(pc1, pc2)
     sim = _similarity(g1, g2, T2) * _similarity(pc1, pc2, T1)
     if chromatic and not pair.grey:

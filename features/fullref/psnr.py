@@ -1,6 +1,7 @@
 """PSNR: ``10 log10(255^2 / MSE)`` over all pixels and channels."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ._filters import prepare_pair
@@ -18,8 +19,9 @@ def psnr(ref: np.ndarray, dist: np.ndarray) -> float:
     Raises :class:`~features.imageio.ImageError` for mismatched sizes.
     """
     pair = prepare_pair(ref, dist)
-    diff = (pair.ref.astype(np.int64) - pair.dist.astype(np.int64)).ravel()
-    mse = int(np.dot(diff, diff)) / diff.size     # exact integer sum of squared errors
+    d = cv2.absdiff(pair.ref, pair.dist).astype(np.uint16)
+    d *= d                                          # 255^2 fits in uint16
+    mse = int(d.sum(dtype=np.uint64)) / d.size      # exact integer sum of squared errors
     if mse == 0.0:
         return float("inf")
     return float(10.0 * np.log10(255.0 ** 2 / mse))

@@ -8,29 +8,76 @@ quality assessment", Asilomar 2003 (Eq. 7), release ``msssim.m``.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-from ._filters import box_mean_same, filter2_valid, fspecial_gaussian, matlab_round, prepare_pair
+from .._scratch import scratch
+from ..matlab import box_mean, gaussian_1d, round_half_away
+from ._filters import prepare_pair
 
 __all__ = ["ssim", "ms_ssim", "MS_SSIM_WEIGHTS"]
 
 K1, K2, L = 0.01, 0.03, 255.0
 C1, C2 = (K1 * L) ** 2, (K2 * L) ** 2
-WINDOW = fspecial_gaussian(11, 1.5)           # fspecial('gaussian', 11, 1.5), separable factor
+WINDOW = gaussian_1d(11, 1.5)                 # fspecial('gaussian', 11, 1.5), separable factor
 MS_SSIM_WEIGHTS = np.array([0.0448, 0.2856, 0.3001, 0.2363, 0.1333])
 MS_SSIM_MIN_SIZE = 11 * 2 ** (len(MS_SSIM_WEIGHTS) - 1)   # msssim.m: min(M,N)/2^(level-1) >= 11
 
 
+_STRIP_ELEMENTS = 48_000   # map values per strip: a strip's dozen planes stay in L2
+
+
 def _ssim_cs(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Mean SSIM and mean contrast-structure term over the 'valid' 11x11 windows."""
-    mu1, mu2 = filter2_valid(x, WINDOW), filter2_valid(y, WINDOW)
-    mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
-    s1 = filter2_valid(x * x, WINDOW) - mu1_sq
-    s2 = filter2_valid(y * y, WINDOW) - mu2_sq
-    s12 = filter2_valid(x * y, WINDOW) - mu12
-    cs_map = (2.0 * s12 + C2) / (s1 + s2 + C2)
-    ssim_map = (2.0 * mu12 + C1) / (mu1_sq + mu2_sq + C1) * cs_map
-    return float(ssim_map.mean()), float(cs_map.mean())
+    """Mean SSIM and mean contrast-structure term over the 'valid' 11x11 windows.
+
+    Eq. 13 with ``s1 + s2 = w*(x^2 + y^2) - mu1^2 - mu2^2``, so four filtered planes, not five::
+
+        cs   = (2 (w*(x y) - mu1 mu2) + C2) / (w*(x^2 + y^2) - mu1^2 - mu2^2 + C2)
+        ssim = (2 mu1 mu2 + C1) / (mu1^2 + mu2^2 + C1) * cs
+
+    ``w*`` is ``filter2(window, ., 'valid')`` (:func:`features.matlab.filter2` conventions).
+    The maps are computed in strips of rows (each strip's filters see the 10 rows below it, so
+    the values do not depend on the strip height) in reused per-thread buffers, never whole;
+    the element-wise steps are fused OpenCV calls.  uint8 planes are squared in float32, which
+    is exact (``2 * 255^2 < 2^24``); filtering and everything after it is float64.
+    """
+    if x.dtype == np.uint8 and y.dtype == np.uint8:
+        x, y = x.astype(np.float32), y.astype(np.float32)
+    else:
+        x, y = np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64)
+    n = WINDOW.size
+    width = x.shape[1]
+    rows, cols = x.shape[0] - n + 1, width - n + 1
+    strip = max(8, _STRIP_ELEMENTS // width)
+    big = min(rows, strip) + n - 1                 # input rows of a strip
+    sq, xy = scratch("ssim_sq", (big, width), x.dtype), scratch("ssim_xy", (big, width), x.dtype)
+    f = [scratch(f"ssim_f{i}", (big, width)) for i in range(4)]
+    w = [scratch(f"ssim_w{i}", (min(rows, strip), cols)) for i in range(4)]
+    total_ssim = total_cs = 0.0
+    for r0 in range(0, rows, strip):
+        r = min(rows, r0 + strip) - r0
+        xs, ys = x[r0:r0 + r + n - 1], y[r0:r0 + r + n - 1]
+        sqs, xys = sq[:r + n - 1], xy[:r + n - 1]
+        np.multiply(xs, xs, out=sqs)
+        np.multiply(ys, ys, out=xys)
+        sqs += xys
+        np.multiply(xs, ys, out=xys)
+        mu1, mu2, ss, s12 = (cv2.sepFilter2D(src, cv2.CV_64F, WINDOW, WINDOW, dst=dst[:r + n - 1], anchor=(0, 0),
+                                             borderType=cv2.BORDER_CONSTANT)[:r, :cols]
+                             for src, dst in zip((xs, ys, sqs, xys), f))
+        mu12, musq, num, den = (b[:r] for b in w)
+        cv2.multiply(mu1, mu2, dst=mu12)
+        cv2.multiply(mu1, mu1, dst=musq)
+        cv2.accumulateSquare(mu2, musq)                            # mu1^2 + mu2^2
+        cv2.addWeighted(s12, 2.0, mu12, -2.0, C2, dst=num)         # 2 s12 + C2
+        cv2.addWeighted(ss, 1.0, musq, -1.0, C2, dst=den)          # s1 + s2 + C2
+        cv2.divide(num, den, dst=num)                              # cs map
+        total_cs += float(num.sum())
+        cv2.addWeighted(mu12, 2.0, mu12, 0.0, C1, dst=mu12)        # 2 mu1 mu2 + C1
+        musq += C1
+        cv2.divide(mu12, musq, dst=mu12)                           # luminance map
+        total_ssim += float(np.dot(mu12.ravel(), num.ravel()))     # sum of the SSIM map
+    return total_ssim / (rows * cols), total_cs / (rows * cols)
 
 
 def ssim(ref: np.ndarray, dist: np.ndarray, downsample: bool = False) -> float:
@@ -51,11 +98,11 @@ def ssim(ref: np.ndarray, dist: np.ndarray, downsample: bool = False) -> float:
     than the 11x11 window.
     """
     pair = prepare_pair(ref, dist, 11, "SSIM window")
-    x, y = pair.luminance()
+    x, y = pair.luminance_uint8()
     if downsample:
-        f = int(max(1, matlab_round(min(x.shape) / 256.0)))
+        f = int(max(1, round_half_away(min(x.shape) / 256.0)))
         if f > 1:
-            x, y = box_mean_same(x, f, "symmetric", f), box_mean_same(y, f, "symmetric", f)
+            x, y = box_mean(x, f, "symmetric", f), box_mean(y, f, "symmetric", f)
     return _ssim_cs(x, y)[0]
 
 
@@ -82,13 +129,13 @@ def ms_ssim(ref: np.ndarray, dist: np.ndarray, method: str = "product") -> float
     if method not in ("product", "wtd_sum"):
         raise ValueError(f"method must be 'product' or 'wtd_sum', got {method!r}")
     pair = prepare_pair(ref, dist, MS_SSIM_MIN_SIZE, "MS-SSIM extent (11x11 window at the 5th scale)")
-    x, y = pair.luminance()
+    x, y = pair.luminance_uint8()
     levels = len(MS_SSIM_WEIGHTS)
     mssim, mcs = np.empty(levels), np.empty(levels)
     for lev in range(levels):
         mssim[lev], mcs[lev] = _ssim_cs(x, y)
         if lev < levels - 1:
-            x, y = box_mean_same(x, 2, "symmetric", 2), box_mean_same(y, 2, "symmetric", 2)
+            x, y = box_mean(x, 2, "symmetric", 2), box_mean(y, 2, "symmetric", 2)
     terms = np.append(mcs[:-1], mssim[-1])
     if method == "wtd_sum":
         return float(np.sum(terms * (MS_SSIM_WEIGHTS / MS_SSIM_WEIGHTS.sum())))
