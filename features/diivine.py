@@ -50,16 +50,19 @@ Feature order (``divine_feature_extract.m``):
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import combinations
 from math import factorial
 
 import cv2
 import numpy as np
+from scipy import fft as sfft
 
 from ._ggd import ggd_table
+from ._scratch import scratch
 from .extraction import register_extractor
 from .imageio import ImageError, check_min_size, check_not_constant, rgb_to_gray
-from .imresize import imresize
+from .matlab import filter2_valid_separable, gaussian_1d, imresize
 
 __all__ = [
     "extract",
@@ -80,6 +83,8 @@ BLOCK = 3
 GAMMA_GRID = (0.2, 10.0, 0.001)
 HIST_BINS = 100
 DISTANCES = tuple(range(1, 26, 4))        # 1:4:25 (find_spatial_hist_fast.m)
+#: precision of the SSIM ``cs`` features (f32-f43, f74-f88); see :class:`_CsPlane`
+CS_DTYPE = np.float32
 #: Finest normalised band is ``H - 2 - 2*16`` tall; the spatial histogram needs offsets of 25.
 MIN_SIZE = 2 * GUARDBAND + (BLOCK - 1) + DISTANCES[-1] + 1
 
@@ -117,14 +122,16 @@ def _point_op(values: np.ndarray, lut_x: np.ndarray, lut_y: np.ndarray) -> np.nd
     return np.interp(values.ravel(), lut_x, lut_y).reshape(values.shape)
 
 
-def steerable_pyramid_freq(image: np.ndarray, height: int = N_SCALES, order: int = N_ORIENT - 1
-                           ) -> tuple[np.ndarray, list[list[np.ndarray]]]:
-    """``buildSFpyr(image, height, order)``: ``(highpass_residual, bands[scale][orientation])``.
+@lru_cache(maxsize=4)
+def _pyramid_masks(shape: tuple[int, int], height: int, order: int) -> tuple:
+    """The image-independent parts of ``buildSFpyr`` for one image size, computed once.
 
-    The low-pass residual is not returned (DIIVINE does not use it).
+    Returns ``(hi0, lo0, levels)``: the residual high-pass and low-pass masks and, per level,
+    ``(band masks, crop, lo)``.  A band mask is ``anglemask * himask`` moved to the
+    unshifted (``ifftshift``) frequency layout; ``crop`` selects the centred low-pass
+    spectrum of the next level (in the shifted layout) and ``lo`` is its low-pass mask.
     """
-    im = np.asarray(image, dtype=np.float64)
-    dims = np.array(im.shape)
+    dims = np.array(shape)
     ctr = np.ceil((dims + 0.5) / 2).astype(int)                      # 1-based centre
     xr = (np.arange(1, dims[1] + 1) - ctr[1]) / (dims[1] / 2.0)
     yr = (np.arange(1, dims[0] + 1) - ctr[0]) / (dims[0] / 2.0)
@@ -137,78 +144,121 @@ def steerable_pyramid_freq(image: np.ndarray, height: int = N_SCALES, order: int
     xrcos, yrcos = _rcos(1.0, -0.5)
     yrcos = np.sqrt(yrcos)
     yircos = np.sqrt(1.0 - yrcos ** 2)
-    imdft = np.fft.fftshift(np.fft.fft2(im))
-    hi0 = np.real(np.fft.ifft2(np.fft.ifftshift(imdft * _point_op(log_rad, xrcos, yrcos))))
-    lodft = imdft * _point_op(log_rad, xrcos, yircos)
+    hi0 = np.fft.ifftshift(_point_op(log_rad, xrcos, yrcos))
+    lo0 = _point_op(log_rad, xrcos, yircos)
 
     nb = order + 1
     lutsize = 1024
     xcosn = np.pi * np.arange(-(2 * lutsize + 1), lutsize + 2) / lutsize
     const = (2.0 ** (2 * order)) * (factorial(order) ** 2) / (nb * factorial(2 * order))
     ycosn = np.sqrt(const) * np.cos(xcosn) ** order
-    phase = (-1j) ** order
 
-    bands: list[list[np.ndarray]] = []
+    levels = []
     for _ in range(height):
         log_rad = log_rad + 1.0
         himask = _point_op(log_rad, xrcos, yrcos)
-        level = []
-        for b in range(nb):
-            anglemask = _point_op(angle, xcosn + np.pi * b / nb, ycosn)
-            band = np.fft.ifft2(np.fft.ifftshift(phase * lodft * anglemask * himask))
-            level.append(np.real(band))
-        bands.append(level)
-        d = np.array(lodft.shape)
+        masks = [np.fft.ifftshift(_point_op(angle, xcosn + np.pi * b / nb, ycosn) * himask) for b in range(nb)]
+        d = np.array(log_rad.shape)
         c = np.ceil((d + 0.5) / 2).astype(int)
         lodims = np.ceil((d - 0.5) / 2).astype(int)
         loctr = np.ceil((lodims + 0.5) / 2).astype(int)
-        lo0 = c - loctr
-        sl = (slice(lo0[0], lo0[0] + lodims[0]), slice(lo0[1], lo0[1] + lodims[1]))
-        log_rad, angle, lodft = log_rad[sl], angle[sl], lodft[sl]
-        lodft = lodft * _point_op(log_rad, xrcos, yircos)
-    return hi0, bands
+        lo0c = c - loctr
+        sl = (slice(lo0c[0], lo0c[0] + lodims[0]), slice(lo0c[1], lo0c[1] + lodims[1]))
+        log_rad, angle = log_rad[sl], angle[sl]
+        levels.append((masks, sl, _point_op(log_rad, xrcos, yircos)))
+    for arr in [hi0, lo0] + [m for lev in levels for m in lev[0]] + [lev[2] for lev in levels]:
+        arr.setflags(write=False)
+    return hi0, lo0, levels
+
+
+def steerable_pyramid_freq(image: np.ndarray, height: int = N_SCALES, order: int = N_ORIENT - 1
+                           ) -> tuple[np.ndarray, list[list[np.ndarray]]]:
+    """``buildSFpyr(image, height, order)``: ``(highpass_residual, bands[scale][orientation])``.
+
+    The low-pass residual is not returned (DIIVINE does not use it).  The masks come from
+    :func:`_pyramid_masks` (cached per image size).  A band is ``real(ifft2(phase * B))``
+    with ``phase = (-i)^order``; for ``order = 5`` (``phase = -i``) that is ``imag(ifft2(B))``.
+    """
+    im = np.asarray(image, dtype=np.float64)
+    hi0, lo0, levels = _pyramid_masks(im.shape, height, order)
+    phase = (-1j) ** order
+    spectrum = sfft.fft2(im)                                         # unshifted
+    hp = sfft.ifft2(spectrum * hi0).real
+    lodft = np.fft.fftshift(spectrum) * lo0                          # shifted, as buildSFpyr
+    bands: list[list[np.ndarray]] = []
+    for masks, crop, lo in levels:
+        lo_u = np.fft.ifftshift(lodft)
+        level = []
+        for mask in masks:
+            band = sfft.ifft2(lo_u * mask, overwrite_x=True)
+            level.append(np.ascontiguousarray(band.imag) if phase == -1j else (phase * band).real)
+        bands.append(level)
+        lodft = lodft[crop] * lo
+    return hp, bands
 
 
 # ------------------------------------------------------------------- divisive normalisation
+_CHUNK_ELEMENTS = 16_384     # pixels per block of the neighbourhood matrix (15 x 16k floats: 2 MB)
+
+
 def _normalise_band(bands: list[list[np.ndarray]], scale: int, orient: int, has_parent: bool
                     ) -> np.ndarray:
+    """One band of ``norm_sender_normalized``.
+
+    The ``15 x N`` matrix ``Y`` of neighbourhood vectors (one column per interior pixel) is
+    never built whole: it is filled block by block (rows of pixels) in a reused buffer, once
+    to accumulate ``C = Y Y' / N`` and once more for ``z`` over the pixels that survive the
+    guard band.
+    """
     aux = bands[scale][orient]
     nsy, nsx = aux.shape
     L = (BLOCK - 1) // 2
     nv, nh = nsy - 2 * L, nsx - 2 * L
-    inner = (slice(L, L + nv), slice(L, L + nh))
-    n_cols = BLOCK * BLOCK + int(has_parent) + N_ORIENT - 1
-    Yt = np.empty((n_cols, nv, nh))                 # neighbourhood vectors, one column per pixel
-    k = 0
-    for dy in range(-L, L + 1):                     # shift(aux, [dy dx]) cropped to the interior
-        for dx in range(-L, L + 1):
-            Yt[k] = aux[L + dy:L + dy + nv, L + dx:L + dx + nh]
-            k += 1
+    # planes[k][r + dy, c + dx] is column k of Y at interior pixel (r, c)
+    planes: list[tuple[np.ndarray, int, int]] = [(aux, L + dy, L + dx)
+                                                 for dy in range(-L, L + 1) for dx in range(-L, L + 1)]
     if has_parent:
         parent = imresize(bands[scale + 1][orient], 2.0, method="bicubic")[:nsy, :nsx]
-        Yt[k] = parent[inner]
-        k += 1
-    for o in range(N_ORIENT):
-        if o != orient:
-            Yt[k] = bands[scale][o][inner]
-            k += 1
-    Yt = Yt.reshape(n_cols, -1)
-    n_exp = Yt.shape[1]
+        planes.append((parent, L, L))
+    planes += [(bands[scale][o], L, L) for o in range(N_ORIENT) if o != orient]
+    n_cols = len(planes)
+    rows = max(1, _CHUNK_ELEMENTS // nh)
+    buf = scratch("diivine_y", (n_cols, rows * nh))
+
+    def fill(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        y = buf[:, :(r1 - r0) * (c1 - c0)]
+        y3 = y.reshape(n_cols, r1 - r0, c1 - c0)
+        for k, (arr, oy, ox) in enumerate(planes):
+            y3[k] = arr[r0 + oy:r1 + oy, c0 + ox:c1 + ox]
+        return y
+
+    C = np.zeros((n_cols, n_cols))
+    for r0 in range(0, nv, rows):
+        y = fill(r0, min(nv, r0 + rows), 0, nh)
+        C += y @ y.T
+    C /= nv * nh
     N = BLOCK * BLOCK + int(has_parent)        # release's neighbourhood size (ignores the 5 others)
-    C = Yt @ Yt.T / n_exp
     lam, Q = np.linalg.eigh(C)
     pos = lam * (lam > 0)
     spos = pos.sum()
     lam = pos * lam.sum() / (spos + (spos == 0))
     C = (Q * lam) @ Q.T
     P = np.linalg.pinv(C, rtol=max(C.shape) * np.finfo(float).eps)
-    z = np.sqrt(np.einsum("ij,ij->j", P @ Yt, Yt) / N)
-    o_c = aux[inner].ravel()
-    o_c = o_c - o_c.mean()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g = np.where(z != 0, o_c / z, 0.0).reshape(nv, nh)
     gb = GUARDBAND // 2 ** scale
-    g = g[gb:nv - gb, gb:nh - gb]
+    kv, kh = nv - 2 * gb, nh - 2 * gb                  # the pixels kept after the guard band
+    z = np.empty(kv * kh)
+    rows_k = max(1, _CHUNK_ELEMENTS // max(kh, 1))
+    for r0 in range(gb, nv - gb, rows_k):
+        r1 = min(nv - gb, r0 + rows_k)
+        y = fill(r0, r1, gb, nh - gb)
+        z[(r0 - gb) * kh:(r1 - gb) * kh] = np.einsum("ij,ij->j", P @ y, y)
+    z /= N
+    np.sqrt(z, out=z)
+    o_c = aux[L:L + nv, L:L + nh]
+    g = o_c[gb:nv - gb, gb:nh - gb] - o_c.mean()
+    g = g.ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(z != 0, g / z, 0.0).reshape(kv, kh)
     return g - g.mean()
 
 
@@ -232,34 +282,60 @@ def normalise_subbands(bands: list[list[np.ndarray]]) -> list[np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------- SSIM cs
-def _gauss1d(size: int = 11, sigma: float = 1.5) -> np.ndarray:
-    x = np.arange(size) - (size - 1) / 2.0
-    g = np.exp(-x * x / (2 * sigma * sigma))
-    return g / g.sum()
-
-
-_WIN = _gauss1d()
+_WIN = gaussian_1d(11, 1.5)              # fspecial('gaussian', 11, 1.5), separable factor
+_WIN32 = _WIN.astype(np.float32)
+_C2 = (0.03 * 255.0) ** 2
 
 
 def _filter_valid(x: np.ndarray) -> np.ndarray:
-    """``filter2(fspecial('gaussian', 11, 1.5), x, 'valid')`` (separable)."""
-    r = len(_WIN) // 2
-    y = cv2.sepFilter2D(np.ascontiguousarray(x), cv2.CV_64F, _WIN, _WIN, borderType=cv2.BORDER_REFLECT)
-    return y[r:x.shape[0] - r, r:x.shape[1] - r]
+    """``filter2(fspecial('gaussian', 11, 1.5), x, 'valid')`` (separable), in ``x``'s precision."""
+    if x.dtype == np.float32:
+        out = cv2.sepFilter2D(x, cv2.CV_32F, _WIN32, _WIN32, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
+        return out[:x.shape[0] - _WIN.size + 1, :x.shape[1] - _WIN.size + 1]
+    return filter2_valid_separable(np.ascontiguousarray(x, dtype=np.float64), _WIN, _WIN)
 
 
-def ssim_cs(a: np.ndarray, b: np.ndarray, k2: float = 0.03, dynamic_range: float = 255.0) -> float:
-    """Mean contrast-structure term of ``ssim_index_new(a, b)`` (``mcs``)."""
+class _CsPlane:
+    """A plane's local mean and local variance under the SSIM window, computed once and
+    reused for every pair the plane is in (DIIVINE pairs the high-pass residual with 12
+    bands and each finest normalised band with 5 others).
+
+    ``dtype=np.float32`` filters in single precision (what :func:`extract` uses: the bands
+    are zero-mean, so ``E[x^2] - mu^2`` does not cancel, and the ``cs`` features move by
+    less than 1e-6 relative to float64); the mean of the ``cs`` map is accumulated in float64.
+    """
+
+    __slots__ = ("x", "mu", "var")
+
+    def __init__(self, x: np.ndarray, dtype: type = np.float64):
+        self.x = np.ascontiguousarray(x, dtype=dtype)
+        self.mu = _filter_valid(self.x)
+        sq = np.multiply(self.x, self.x, out=scratch(f"diivine_sq{self.x.dtype}", self.x.shape, self.x.dtype))
+        self.var = _filter_valid(sq)
+        self.var -= cv2.multiply(self.mu, self.mu, dst=scratch(f"diivine_mu2{self.x.dtype}", self.mu.shape,
+                                                               self.mu.dtype))
+
+
+def _cs_pair(a: _CsPlane, b: _CsPlane, c2: float = _C2) -> float:
+    """``mean((2 s_ab + C2) / (s_a^2 + s_b^2 + C2))`` from cached planes (``ssim_index_new``'s ``mcs``)."""
+    dt = a.x.dtype
+    prod = np.multiply(a.x, b.x, out=scratch(f"diivine_sq{dt}", a.x.shape, dt))
+    s_ab = _filter_valid(prod)
+    mu_ab = cv2.multiply(a.mu, b.mu, dst=scratch(f"diivine_mu2{dt}", a.mu.shape, dt))
+    num = cv2.addWeighted(s_ab, 2.0, mu_ab, -2.0, c2, dst=s_ab)           # 2 s_ab + C2
+    den = cv2.addWeighted(a.var, 1.0, b.var, 1.0, c2, dst=mu_ab)          # s_a^2 + s_b^2 + C2
+    cs = cv2.divide(num, den, dst=num)
+    return float(cs.sum(dtype=np.float64)) / cs.size
+
+
+def ssim_cs(a: np.ndarray, b: np.ndarray, k2: float = 0.03, dynamic_range: float = 255.0,
+            dtype: type = np.float64) -> float:
+    """Mean contrast-structure term of ``ssim_index_new(a, b)`` (``mcs``); ``dtype`` of the filtering."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or min(a.shape) < len(_WIN):
         raise ValueError(f"ssim_cs needs two equal arrays of at least 11 x 11, got {a.shape} and {b.shape}")
-    c2 = (k2 * dynamic_range) ** 2
-    mu_a, mu_b = _filter_valid(a), _filter_valid(b)
-    s_aa = _filter_valid(a * a) - mu_a * mu_a
-    s_bb = _filter_valid(b * b) - mu_b * mu_b
-    s_ab = _filter_valid(a * b) - mu_a * mu_b
-    return float(np.mean((2 * s_ab + c2) / (s_aa + s_bb + c2)))
+    return _cs_pair(_CsPlane(a, dtype), _CsPlane(b, dtype), (k2 * dynamic_range) ** 2)
 
 
 # ------------------------------------------------------------------- spatial correlation
@@ -275,22 +351,25 @@ def spatial_correlation(band: np.ndarray, distances: tuple[int, ...] = DISTANCES
     lo, hi = float(x.min()), float(x.max())
     if not hi > lo:
         raise ValueError("spatial_correlation needs a non-constant band")
+    if nbins > 256:
+        raise ValueError(f"spatial_correlation supports at most 256 bins, got {nbins}")
     width = (hi - lo) / nbins
-    q = np.clip(np.floor((x - lo) / width).astype(np.int64), 0, nbins - 1)
+    q = np.clip(np.floor((x - lo) / width), 0, nbins - 1).astype(np.uint8)
     centres = lo + width * (np.arange(nbins) + 0.5)
     H, W = q.shape
     out = []
     for d in distances:
-        counts = np.zeros(nbins * nbins, dtype=np.float64)
+        counts = np.zeros((nbins, nbins), dtype=np.float64)
         # offsets (0,d), (d,0), (d,d), (d,-d); their opposites give the transposed counts
         for dy, dx in ((0, d), (d, 0), (d, d), (d, -d)):
             if abs(dy) >= H or abs(dx) >= W:
                 continue
             a = q[max(0, -dy):H - max(0, dy), max(0, -dx):W - max(0, dx)]
             b = q[max(0, dy):H - max(0, -dy), max(0, dx):W - max(0, -dx)]
-            counts += np.bincount((a * nbins + b).ravel(), minlength=nbins * nbins)
-        m = counts.reshape(nbins, nbins)
-        m = m + m.T
+            # joint histogram counts[i, j] = #(a == i and b == j); exact integers (float32 < 2^24)
+            counts += cv2.calcHist([a, b], [0, 1], None,
+                                   [nbins, nbins], [0, nbins, 0, nbins])
+        m = counts + counts.T
         total = m.sum()
         if total == 0:
             raise ValueError(f"spatial_correlation: no pixel pairs at distance {d} in a {H}x{W} band")
@@ -316,11 +395,24 @@ def spatial_correlation_features(band: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------ extract
 def _shape(t: np.ndarray, mu: float | None = None) -> float:
     """DIIVINE's GGD shape: ``var / mean|t - mu|^2`` nearest on ``0.2:0.001:10``."""
-    m = t.mean() if mu is None else mu
-    dev = t - m
-    sigma_sq = np.mean(dev * dev)
-    e = np.mean(np.abs(dev))
-    return float(ggd_table(*GAMMA_GRID).nearest(sigma_sq / e ** 2))
+    return _shape_from(*_dev_sums([t], t.mean() if mu is None else mu))
+
+
+def _dev_sums(parts: list[np.ndarray], mu: float) -> tuple[float, float, int]:
+    """``sum((t - mu)^2)``, ``sum(|t - mu|)`` and the count over several arrays taken together
+    (the concatenation of ``divine_feature_extract.m`` without building it)."""
+    sq = ab = 0.0
+    n = 0
+    for t in parts:
+        d = np.subtract(t.ravel(), mu, out=scratch("diivine_dev", (t.size,)))
+        sq += float(np.dot(d, d))
+        ab += cv2.norm(d, cv2.NORM_L1)
+        n += t.size
+    return sq, ab, n
+
+
+def _shape_from(sq: float, ab: float, n: int) -> float:
+    return float(ggd_table(*GAMMA_GRID).nearest((sq / n) / (ab / n) ** 2))
 
 
 def extract(image: np.ndarray) -> np.ndarray:
@@ -338,26 +430,30 @@ def extract(image: np.ndarray) -> np.ndarray:
     flat = [s.ravel() for s in sub]
 
     f: list[float] = []
-    f += [float(np.mean((t - t.mean()) ** 2)) for t in flat]                  # f1-f12
-    f += [_shape(t) for t in flat]                                            # f13-f24
+    sums = [_dev_sums([t], t.mean()) for t in flat]
+    f += [sq / n for sq, _, n in sums]                                        # f1-f12: variances
+    f += [_shape_from(*v) for v in sums]                                      # f13-f24
+    totals = [float(t.sum()) for t in flat]
     last_mu = 0.0
     for o in range(N_ORIENT):                                                  # f25-f30
-        t = np.concatenate([flat[o], flat[o + N_ORIENT]])
-        last_mu = float(t.mean())
-        f.append(_shape(t, last_mu))
-    f.append(_shape(np.concatenate(flat), last_mu))                           # f31
+        pair = [flat[o], flat[o + N_ORIENT]]
+        last_mu = (totals[o] + totals[o + N_ORIENT]) / (pair[0].size + pair[1].size)
+        f.append(_shape_from(*_dev_sums(pair, last_mu)))
+    f.append(_shape_from(*_dev_sums(flat, last_mu)))                          # f31 (the release's mu)
+    hp_plane = _CsPlane(hp, CS_DTYPE)
     for s in range(N_SCALES):                                                  # f32-f43
         for o in range(N_ORIENT):
             b = bands[s][o]
             up = b if b.shape == hp.shape else imresize(b, hp.shape, method="bicubic")
-            f.append(ssim_cs(up, hp))
+            f.append(_cs_pair(_CsPlane(up, CS_DTYPE), hp_plane))
     try:
         for o in range(N_ORIENT):                                              # f44-f73
             f += spatial_correlation_features(sub[o]).tolist()
     except ValueError as exc:
         raise ImageError(None, f"DIIVINE spatial correlation failed: {exc}") from None
+    planes = [_CsPlane(sub[o], CS_DTYPE) for o in range(N_ORIENT)]
     for i, j in combinations(range(N_ORIENT), 2):                              # f74-f88
-        f.append(ssim_cs(sub[i], sub[j]))
+        f.append(_cs_pair(planes[i], planes[j]))
     out = np.asarray(f, dtype=np.float64)
     if not np.all(np.isfinite(out)):
         bad = np.flatnonzero(~np.isfinite(out))[:5].tolist()
@@ -365,10 +461,12 @@ def extract(image: np.ndarray) -> np.ndarray:
     return out
 
 
+VERSION = "2"          # 2: the SSIM cs features (f32-f43, f74-f88) filtered in float32 (moved < 3e-8 relative)
+
 register_extractor(
     "diivine",
     extract,
-    version="1",
+    version=VERSION,
     params={},
     paper="Moorthy & Bovik: Blind image quality assessment: from natural scene statistics to "
           "perceptual quality, IEEE TIP 20(12):3350-3364, 2011",
