@@ -7,14 +7,16 @@
 Each cue is also a function (and a training-free NR score where it makes sense):
 
 * :func:`s3_sharpness` -- S3 of Vu, Phan & Chandler (IEEE TIP 21(3), 2012), following
-  the authors' ``s3_map.m``: grey ``[0, 255]`` (:func:`features.brisque.to_gray_uint8`);
+  the authors' ``s3_map.m``: grey ``[0, 255]`` (:func:`features.matlab.gray_double`);
   **spectral map** S1: 32x32 blocks every 8 px (75 % overlap) on the image padded by
   16/17 px (mirror incl. edge pixel), block skipped (S1 = 0) unless one of its 8x8
   sub-blocks (stride 4) in luminance ``(0.7656 + 0.0364 I)^2.2`` has mean > 2 (after
   inverting blocks brighter than 127.5) and range > 5; otherwise the block is windowed
   by MATLAB ``hanning(32)`` (outer product), the amplitude spectrum ``|fft2|`` (DC replaced by
   the mean of its two neighbours) is averaged over 360 orientations at radii 1..16 with
-  the release's bilinear polar sampling, the slope ``alpha`` of ``log A`` vs ``log f``
+  the release's bilinear polar sampling (spectra in float32, see ``SPECTRAL_DTYPE``: the S1
+  map moves by < 1e-6 and the index by < 1e-7 from double precision), the slope ``alpha``
+  of ``log A`` vs ``log f``
   (``f = r / 32``) is fitted by least squares and ``S1 = 1 - 1 / (1 + exp(-3 (alpha - 2)))``
   (Eq. 4) fills the block's central 8x8; **spatial map** S2: max over 2x2 windows of
   the total variation (six absolute pair differences / 255) within each 8x8 block,
@@ -41,14 +43,16 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
+import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sfft
 from scipy import sparse
 
-from .brisque import to_gray_uint8
 from .extraction import register_extractor
 from .imageio import ImageError, as_rgb_uint8, check_min_size, check_not_constant, rgb_to_gray
+from .matlab import gray_double as to_gray_uint8
+from .matlab import hanning, prctile, rgb2gray
 
 __all__ = [
     "s3_maps",
@@ -63,7 +67,7 @@ __all__ = [
     "FEATURE_NAMES",
 ]
 
-VERSION = "1"
+VERSION = "2"          # 2: S3 block spectra in float32 (S3 index moved < 3e-8)
 FEATURE_NAMES = ("s3", "fish", "tone_p5", "tone_p95", "colourfulness")
 
 S3_BLOCK = 32          # spectral block size
@@ -74,10 +78,7 @@ MIN_SIDE = S3_BLOCK    # smallest image S3 accepts (one spectral block)
 
 
 # ----------------------------------------------------------------------------- S3
-def _matlab_hanning(n: int) -> np.ndarray:
-    """MATLAB ``hanning(n)``: ``0.5 (1 - cos(2 pi k / (n + 1)))``, ``k = 1..n`` (no zero end points)."""
-    k = np.arange(1, n + 1)
-    return 0.5 * (1.0 - np.cos(2.0 * np.pi * k / (n + 1)))
+_matlab_hanning = hanning          # MATLAB hanning(n) (features.matlab)
 
 
 @lru_cache(maxsize=4)
@@ -133,32 +134,93 @@ def _luminance(gray: np.ndarray) -> np.ndarray:
     return (0.7656 + 0.0364 * gray) ** 2.2
 
 
-def _spectral_map(gray: np.ndarray) -> np.ndarray:
-    """S1 map (``spectral_map(img, 16)`` of ``s3_map.m``), same size as ``gray``."""
+_LUM = _luminance(np.arange(256, dtype=np.float64))   # per grey level: the same values, looked up
+#: precision of the S3 block spectra (FFTs and polar averaging; the log-log fit is float64):
+#: single precision moves the S3 index by < 1e-8 (``tests/test_cues.py``)
+SPECTRAL_DTYPE = np.float32
+_FFT_BATCH = 256                                     # spectral blocks per FFT batch
+
+
+@lru_cache(maxsize=4)
+def _polar_average_dense(n: int) -> np.ndarray:
+    """:func:`_polar_average_matrix` as a dense right operand: ``(n * (n/2+1)) x (n/2)``."""
+    return np.ascontiguousarray(_polar_average_matrix(n).toarray().T, dtype=SPECTRAL_DTYPE)
+
+
+def _window_stats(lum: np.ndarray, size: int, step: int, levels: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, max and min of the ``size x size`` windows of ``lum`` starting every ``step`` pixels
+    (those that fit), as ``sliding_window_view(lum, (size, size))[::step, ::step]`` would give.
+
+    ``levels``: uint8 grey levels with ``lum = _LUM[levels]``; the luminance is increasing in
+    the level, so the extremes are looked up from the levels' extremes (same values).
+    """
+    rows = (lum.shape[0] - size) // step + 1
+    cols = (lum.shape[1] - size) // step + 1
+    keep = (slice(0, (rows - 1) * step + 1, step), slice(0, (cols - 1) * step + 1, step))
+    kernel = np.ones((size, size), np.uint8)
+    # anchor (0, 0): output (i, j) covers lum[i:i+size, j:j+size]; only windows inside are kept
+    src = lum if levels is None else levels
+    mx = cv2.dilate(src, kernel, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[keep]
+    mn = cv2.erode(src, kernel, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[keep]
+    if levels is not None:
+        mx, mn = _LUM[mx], _LUM[mn]
+    mean = cv2.boxFilter(lum, cv2.CV_64F, (size, size), anchor=(0, 0), normalize=True,
+                         borderType=cv2.BORDER_REPLICATE)[keep]
+    return mean, mx, mn
+
+
+def _spectral_map(gray: np.ndarray, levels: np.ndarray | None = None) -> np.ndarray:
+    """S1 map (``spectral_map(img, 16)`` of ``s3_map.m``), same size as ``gray``.
+
+    ``levels``: the same image as uint8 grey levels when it has integer values (the luminance
+    is then looked up per level instead of computed per pixel).
+    """
     h, w = gray.shape
     B, step, pad = S3_BLOCK, S3_STEP, S3_PAD
-    padded = np.pad(gray, ((pad, pad + 1), (pad, pad + 1)), mode="symmetric")
+    widths = ((pad, pad + 1), (pad, pad + 1))
+    padded = np.pad(gray, widths, mode="symmetric")
     nr, nc = h // step + 1, w // step + 1             # blocks start at 0, 8, ..., <= h in the padded image
 
     # Activity test: any 8x8 luminance sub-block (stride 4) with mean > 2 (after inversion
     # of bright sub-blocks) and range > 5 (contrast_map_overlap(...) > 0).
-    lum = _luminance(padded)
-    sub = sliding_window_view(lum, (8, 8))[::4, ::4]  # sub-blocks on the stride-4 grid
-    mean = sub.mean(axis=(2, 3))
-    rng = sub.max(axis=(2, 3)) - sub.min(axis=(2, 3))
+    plevels = np.pad(levels, widths, mode="symmetric") if levels is not None else None
+    lum = _LUM[plevels] if plevels is not None else _luminance(padded)
+    mean, mx, mn = _window_stats(lum, 8, 4, plevels)  # sub-blocks on the stride-4 grid
+    rng = mx - mn
     mean = np.where(mean > 127.5, 255.0 - mean, mean)
     ok = (mean > 2) & (rng > 5)
     # block at (8i, 8j) owns sub-blocks (2i + a, 2j + b), a, b = 0..6
     ok_win = sliding_window_view(ok, (7, 7))[::2, ::2].any(axis=(2, 3))[:nr, :nc]
 
-    blocks = sliding_window_view(padded, (B, B))[::step, ::step][:nr, :nc]
     idx = np.flatnonzero(ok_win.ravel())
     s1_blocks = np.zeros(nr * nc)
     if idx.size:
-        win = np.outer(_matlab_hanning(B), _matlab_hanning(B))
-        sel = blocks[idx // nc, idx % nc] * win
-        amp = np.abs(sfft.rfft2(sel, axes=(1, 2))).reshape(idx.size, -1)
-        spec = np.asarray((_polar_average_matrix(B) @ amp.T).T)     # (n_blocks, 16), sparse: no BLAS
+        # The windowed 2-D FFT of a block is a row pass (windowed rfft of its 32-pixel rows) then
+        # a column pass; blocks 8 rows apart share 24 rows, so the row pass is done once per
+        # (image row, block column) and gathered.
+        win = hanning(B)
+        seg = sliding_window_view(padded, B, axis=1)[:, ::step][:, :nc]   # (rows, nc, 32) row segments
+        rows_ft = sfft.rfft(np.multiply(seg.transpose(1, 0, 2), win), axis=2)     # (nc, rows, 17), float64
+        cdt = np.result_type(SPECTRAL_DTYPE, np.complex64)
+        rows_ft = rows_ft.astype(cdt)
+        win = win.astype(SPECTRAL_DTYPE)
+        s0, s1, s2 = rows_ft.strides
+        n_start = (rows_ft.shape[1] - B) // step + 1
+        # cols_view[j, i] = rows_ft[j, 8 i : 8 i + 32]: the row-pass output of block (i, j), contiguous
+        cols_view = np.lib.stride_tricks.as_strided(rows_ft, (nc, n_start, B, B // 2 + 1),
+                                                    (s0, step * s1, s1, s2), writeable=False)
+        polar = _polar_average_dense(B)
+        spec = np.empty((idx.size, B // 2))
+        for i in range(0, idx.size, _FFT_BATCH):      # batches: the blocks and spectra stay in cache
+            part = idx[i:i + _FFT_BATCH]
+            sel = cols_view[part % nc, part // nc]                         # (n, 32, 17): row, k2
+            sel *= win[:, None]
+            # the DC term is replaced before the polar average: remove the column k2 = 0 mean over
+            # rows (changes only X(0, 0)) so that single precision keeps the small terms accurate
+            sel[:, :, 0] -= sel[:, :, 0].mean(axis=1, keepdims=True)
+            amp = np.abs(sfft.fft(sel, axis=1, overwrite_x=True))          # (n, 32, 17): k1, k2
+            spec[i:i + part.size] = amp.reshape(part.size, -1) @ polar
         lf = np.log(np.linspace(0.0, 0.5, B // 2 + 1)[1:])
         with np.errstate(divide="ignore", invalid="ignore"):
             ls = np.log(spec)
@@ -176,50 +238,82 @@ def _spectral_map(gray: np.ndarray) -> np.ndarray:
     return out
 
 
-def _spatial_map(gray: np.ndarray, pad: int) -> np.ndarray:
-    """S2 map for one block grid (``spatial_map(img, pad)`` of ``s3_map.m``)."""
+def _spatial_map(gray: np.ndarray, pad: int, levels: np.ndarray | None = None) -> np.ndarray:
+    """S2 map for one block grid (``spatial_map(img, pad)`` of ``s3_map.m``).
+
+    With ``levels`` (uint8 grey levels of ``gray``) the total variations are summed in exact
+    integers and divided by 255 after the block maximum (division is monotone: same values).
+    """
     h, w = gray.shape
-    p = np.pad(gray, ((pad, pad + 1), (pad, pad + 1)), mode="symmetric")
-    a, b, c, d = p[:-1, :-1], p[:-1, 1:], p[1:, :-1], p[1:, 1:]
-    tv = (np.abs(a - b) + np.abs(a - c) + np.abs(a - d) + np.abs(d - c) + np.abs(c - b) + np.abs(d - b)) / 255.0
+    widths = ((pad, pad + 1), (pad, pad + 1))
+    if levels is not None:
+        p = np.pad(levels, widths, mode="symmetric")
+        a, b, c, d = p[:-1, :-1], p[:-1, 1:], p[1:, :-1], p[1:, 1:]
+        tv = cv2.absdiff(a, b).astype(np.uint16)
+        for x, y in ((a, c), (a, d), (d, c), (c, b), (d, b)):
+            tv += cv2.absdiff(x, y)
+    else:
+        p = np.pad(gray, widths, mode="symmetric")
+        a, b, c, d = p[:-1, :-1], p[:-1, 1:], p[1:, :-1], p[1:, 1:]
+        tv = (np.abs(a - b) + np.abs(a - c) + np.abs(a - d) + np.abs(d - c) + np.abs(c - b) + np.abs(d - b)) / 255.0
     hp, wp = p.shape
     # blocks start at 0, 8, ... while the centre 8k + 5 (1-based) <= size - 4, i.e. 8k + 8 <= size - 1
     nr, nc = (hp - 1) // TV_BLOCK, (wp - 1) // TV_BLOCK
     # each 8x8 block takes the max over its 7x7 2x2-windows (window rows 8k .. 8k+6)
-    tvb = tv[:nr * TV_BLOCK, :nc * TV_BLOCK].reshape(nr, TV_BLOCK, nc, TV_BLOCK)
-    blk = tvb[:, :TV_BLOCK - 1, :, :TV_BLOCK - 1].max(axis=(1, 3)) / 4.0
-    res = np.zeros((hp, wp))
-    res[:nr * TV_BLOCK, :nc * TV_BLOCK] = np.repeat(np.repeat(blk, TV_BLOCK, axis=0), TV_BLOCK, axis=1)
-    return res[pad:pad + h, pad:pad + w]
+    grown = cv2.dilate(tv, np.ones((TV_BLOCK - 1, TV_BLOCK - 1), np.uint8), anchor=(0, 0),
+                       borderType=cv2.BORDER_REPLICATE)
+    blk = grown[:nr * TV_BLOCK:TV_BLOCK, :nc * TV_BLOCK:TV_BLOCK].astype(np.float64)
+    if levels is not None:
+        blk /= 255.0
+    blk /= 4.0
+    out = np.zeros((h, w))
+    # padded row r belongs to block r // 8 (rows past the last whole block stay 0)
+    rows, cols = np.arange(pad, pad + h) // TV_BLOCK, np.arange(pad, pad + w) // TV_BLOCK
+    vr, vc = rows < nr, cols < nc
+    out[np.ix_(vr, vc)] = blk[np.ix_(rows[vr], cols[vc])]
+    return out
+
+
+def _gray_levels(image: np.ndarray, min_side: int, what: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``double(rgb2gray(I))`` (checked) and, when it holds integer levels, the same as uint8."""
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):
+        levels = rgb2gray(as_rgb_uint8(arr))
+        gray = levels.astype(np.float64)
+    elif arr.dtype == np.uint8 and (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 1)):
+        levels = np.ascontiguousarray(arr.reshape(arr.shape[:2]))
+        gray = levels.astype(np.float64)
+    else:
+        levels, gray = None, to_gray_uint8(arr)
+    check_min_size(gray, min_side, what=what)
+    check_not_constant(gray)
+    return gray, levels
 
 
 def _gray_checked(image: np.ndarray, min_side: int, what: str) -> np.ndarray:
-    gray = to_gray_uint8(image)
-    check_min_size(gray, min_side, what=what)
-    check_not_constant(gray)
-    return gray
+    return _gray_levels(image, min_side, what)[0]
 
 
-def _s3_maps(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    s1 = _spectral_map(gray)
-    s2 = np.maximum(_spatial_map(gray, 8), _spatial_map(gray, 4))
+def _s3_maps(gray: np.ndarray, levels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s1 = _spectral_map(gray, levels)
+    s2 = np.maximum(_spatial_map(gray, 8, levels), _spatial_map(gray, 4, levels))
     return s1, s2, np.sqrt(s1) * np.sqrt(s2)
 
 
-def _s3_index(gray: np.ndarray) -> float:
-    s3 = _s3_maps(gray)[2].ravel()
+def _s3_index(gray: np.ndarray, levels: np.ndarray | None = None) -> float:
+    s3 = _s3_maps(gray, levels)[2].ravel()
     k = max(1, s3.size // 100)
     return float(np.partition(s3, s3.size - k)[s3.size - k:].mean())
 
 
 def s3_maps(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(S1, S2, S3)`` maps of ``s3_map.m`` for an RGB uint8 or grey image."""
-    return _s3_maps(_gray_checked(image, MIN_SIDE, "S3 spectral block"))
+    return _s3_maps(*_gray_levels(image, MIN_SIDE, "S3 spectral block"))
 
 
 def s3_sharpness(image: np.ndarray) -> float:
     """S3 index: mean of the largest 1 % of the S3 map (higher = sharper)."""
-    return _s3_index(_gray_checked(image, MIN_SIDE, "S3 spectral block"))
+    return _s3_index(*_gray_levels(image, MIN_SIDE, "S3 spectral block"))
 
 
 # ----------------------------------------------------------------------------- FISH
@@ -325,7 +419,7 @@ class Tone(NamedTuple):
 def tone(image: np.ndarray) -> Tone:
     """5th / 95th luma percentiles on ``[0, 255]`` and their difference (MATLAB ``prctile``)."""
     y = rgb_to_gray(image)
-    p5, p95 = np.percentile(y, [5.0, 95.0], method="hazen")
+    p5, p95 = prctile(y, [5.0, 95.0])
     return Tone(float(p5), float(p95), float(p95 - p5))
 
 
@@ -342,9 +436,9 @@ def colourfulness(image: np.ndarray) -> float:
 
 def extract(image: np.ndarray) -> np.ndarray:
     """``[s3, fish, tone_p5, tone_p95, colourfulness]`` of an RGB uint8 or grey image."""
-    gray = _gray_checked(image, MIN_SIDE, "S3 spectral block")      # also covers FISH's minimum
+    gray, levels = _gray_levels(image, MIN_SIDE, "S3 spectral block")    # also covers FISH's minimum
     t = tone(image)
-    vec = np.array([_s3_index(gray), _fish_index(gray), t.p5, t.p95, colourfulness(image)])
+    vec = np.array([_s3_index(gray, levels), _fish_index(gray), t.p5, t.p95, colourfulness(image)])
     if not np.all(np.isfinite(vec)):
         raise ImageError(None, f"cues undefined for this image: {dict(zip(FEATURE_NAMES, vec.tolist()))}")
     return vec

@@ -9,7 +9,7 @@ import pywt
 from features import cues
 from features.brisque import to_gray_uint8
 from features.extraction import get_extractor
-from features.imageio import ImageError, rgb_to_gray
+from features.imageio import ImageError, load_image, rgb_to_gray
 
 
 # ---------------------------------------------------------------- literal s3_map.m (loops, slow)
@@ -96,16 +96,47 @@ def literal_s3_map(img):
     return s1, s2, s1 ** 0.5 * s2 ** 0.5
 
 
-def test_s3_maps_match_literal_release_loops():
+def _s3_test_image():
     rng = np.random.default_rng(0)
     img = np.round(rng.random((37, 44)) * 255)
     img[:, :22] = 80.0                                   # a flat half: inactive spectral blocks
     img[:12, 30:] = np.round(np.linspace(0, 255, 14))    # a ramp
+    return img
+
+
+def test_s3_maps_match_literal_release_loops(monkeypatch):
+    """In double precision the batched maps are the release's loops to rounding."""
+    monkeypatch.setattr(cues, "SPECTRAL_DTYPE", np.float64)
+    cues._polar_average_dense.cache_clear()
+    img = _s3_test_image()
     ref = literal_s3_map(img)
-    got = cues.s3_maps(img.astype(np.uint8))
-    for r, g in zip(ref, got):
+    try:
+        got = cues.s3_maps(img.astype(np.uint8))
+        got_float = cues.s3_maps(img / 255.0)            # a float grey image takes the float path
+    finally:
+        cues._polar_average_dense.cache_clear()
+    for r, g, gf in zip(ref, got, got_float):
         np.testing.assert_allclose(g, r, atol=1e-12)
+        np.testing.assert_allclose(gf, r, atol=1e-12)
     assert (ref[0] == 0).any() and (ref[0] > 0).any()   # both kinds of block occur
+
+
+def test_s3_single_precision_spectra_stay_within_1e_6(calibration_pairs):
+    """The default float32 block spectra move the S1 map by < 1e-6 and the S3 index by < 1e-7."""
+    assert cues.SPECTRAL_DTYPE == np.float32
+    img = _s3_test_image()
+    ref = literal_s3_map(img)
+    for r, g in zip(ref, cues.s3_maps(img.astype(np.uint8))):
+        np.testing.assert_allclose(g, r, atol=1e-6)
+    root, _ = calibration_pairs
+    photo = load_image(root / "dist_dir" / "I19.bmp")
+    got = cues.s3_sharpness(photo)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cues, "SPECTRAL_DTYPE", np.float64)
+        cues._polar_average_dense.cache_clear()
+        want = cues.s3_sharpness(photo)
+    cues._polar_average_dense.cache_clear()
+    assert got == pytest.approx(want, abs=1e-7)
 
 
 def test_s3_properties(astronaut_small):
