@@ -55,6 +55,7 @@ from scipy.fft import dct
 
 from ._ggd import ggd_table
 from ._scratch import scratch
+from ._threads import single_threaded_blas
 from .extraction import register_extractor
 from .imageio import check_min_size, check_not_constant, rgb_to_gray
 from .matlab import fspecial_gaussian, imfilter
@@ -228,6 +229,7 @@ def downsample(img: np.ndarray) -> np.ndarray:
 _CHUNK_BLOCKS = 4096     # blocks per batch: a batch's 48 x n coefficient planes stay in cache
 
 
+@single_threaded_blas
 def _scale_features(img: np.ndarray) -> list[float]:
     blocks = _blocks(img)
     flat = blocks.reshape(-1, BLOCK * BLOCK)                    # one copy (the view overlaps)

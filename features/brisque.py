@@ -46,6 +46,7 @@ from scipy.special import gamma as _gamma
 
 from ._ggd import ggd_table
 from ._scratch import scratch
+from ._threads import single_threaded_blas
 from .extraction import register_extractor
 from .imageio import ImageError, check_min_size, check_not_constant
 from .matlab import gaussian_1d, gray_double, imfilter, imresize
@@ -216,7 +217,7 @@ def _mscn_moments(img: np.ndarray) -> tuple[np.ndarray, float, float, bool]:
         np.subtract(img[r0:r1], mu, out=out)
         np.divide(out, sig, out=out)
         flat = out.ravel()
-        sum_sq += float(np.dot(flat, flat))
+        sum_sq += float(np.einsum("i,i->", flat, flat))
         sum_abs += cv2.norm(out, cv2.NORM_L1)
         zeros = zeros or cv2.countNonZero(out) < out.size
     return m, sum_sq, sum_abs, zeros
@@ -254,8 +255,8 @@ def _aggd_moments(m: np.ndarray, shift: tuple[int, int], zeros: bool = True
         n_neg += cv2.countNonZero(vn)
         n_nz += cv2.countNonZero(v) if zeros else v.size
         fv, fn = v.ravel(), vn.ravel()
-        sum_sq += float(np.dot(fv, fv))
-        neg_sq += float(np.dot(fn, fn))
+        sum_sq += float(np.einsum("i,i->", fv, fv))      # einsum: no BLAS threads on a short product
+        neg_sq += float(np.einsum("i,i->", fn, fn))
         total += float(fv.sum())
         neg_total += float(fn.sum())
     return n_neg, n_nz - n_neg, sum_sq, neg_sq, total, neg_total
@@ -291,6 +292,7 @@ def _scale_features(gray: np.ndarray) -> list[float]:
     return feats
 
 
+@single_threaded_blas
 def brisque_features(gray: np.ndarray, scales: int = 2) -> np.ndarray:
     """36 BRISQUE features of a grey ``[0, 255]`` float image (no checks; see :func:`extract`)."""
     img = np.asarray(gray, dtype=np.float64)

@@ -45,6 +45,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .brisque import to_gray_uint8
+from ._threads import limit_threads
 from .cache import FeatureCache, default_cache_dir, file_digest, params_digest
 from .extraction import Extractor, extract_features, paths_of
 from .imageio import ImageError, check_min_size, check_not_constant, load_image
@@ -55,21 +56,16 @@ VERSION = "2"          # 2: blocked float32 encoding (values move by ~1e-6)
 NORM_EPS = 10.0        # sqrt(var + 10) in the release (grey levels on [0, 255])
 ZCA_EPS = 0.1          # whitening regulariser (Coates et al.; the release's CSIQ parameters)
 _CHUNK = 128           # codebook words per encoding block (128 x 10000 patches: 5 MB)
-_POOLS = None          # threadpoolctl controller, created on first use
 
 
 def _threads(n: int = 1, api: str | None = "blas"):
-    """Context limiting BLAS (``api="blas"``) or all native thread pools (``api=None``) to ``n``.
+    """Context limiting BLAS (``api="blas"``) or all native thread pools (``api=None``) to ``n``
+    (:func:`features._threads.limit_threads`).
 
     Images are the unit of parallelism (joblib/Dask); multi-threaded BLAS/OpenMP on these
     small products is many times slower than one thread on a shared, busy machine.
     """
-    global _POOLS
-    if _POOLS is None:
-        from threadpoolctl import ThreadpoolController
-
-        _POOLS = ThreadpoolController()
-    return _POOLS.limit(limits=n, user_api=api)
+    return limit_threads(n, api)
 
 
 def sample_patches(image: np.ndarray, patch_size: int = 7, n: int | None = 10000,

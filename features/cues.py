@@ -49,6 +49,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sfft
 from scipy import sparse
 
+from ._threads import single_threaded_blas
 from .extraction import register_extractor
 from .imageio import ImageError, as_rgb_uint8, check_min_size, check_not_constant, rgb_to_gray
 from .matlab import gray_double as to_gray_uint8
@@ -294,6 +295,7 @@ def _gray_checked(image: np.ndarray, min_side: int, what: str) -> np.ndarray:
     return _gray_levels(image, min_side, what)[0]
 
 
+@single_threaded_blas
 def _s3_maps(gray: np.ndarray, levels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     s1 = _spectral_map(gray, levels)
     s2 = np.maximum(_spatial_map(gray, 8, levels), _spatial_map(gray, 4, levels))

@@ -60,6 +60,7 @@ from scipy import fft as sfft
 
 from ._ggd import ggd_table
 from ._scratch import scratch
+from ._threads import single_threaded_blas
 from .extraction import register_extractor
 from .imageio import ImageError, check_min_size, check_not_constant, rgb_to_gray
 from .matlab import filter2_valid_separable, gaussian_1d, imresize
@@ -274,6 +275,7 @@ def parent_flags() -> list[bool]:
             for s in range(N_SCALES) for o in range(N_ORIENT)]
 
 
+@single_threaded_blas
 def normalise_subbands(bands: list[list[np.ndarray]]) -> list[np.ndarray]:
     """``norm_sender_normalized``: the 12 normalised 2-D subbands, scale-major order."""
     flags = parent_flags()
@@ -405,7 +407,7 @@ def _dev_sums(parts: list[np.ndarray], mu: float) -> tuple[float, float, int]:
     n = 0
     for t in parts:
         d = np.subtract(t.ravel(), mu, out=scratch("diivine_dev", (t.size,)))
-        sq += float(np.dot(d, d))
+        sq += float(np.einsum("i,i->", d, d))
         ab += cv2.norm(d, cv2.NORM_L1)
         n += t.size
     return sq, ab, n
@@ -415,6 +417,7 @@ def _shape_from(sq: float, ab: float, n: int) -> float:
     return float(ggd_table(*GAMMA_GRID).nearest((sq / n) / (ab / n) ** 2))
 
 
+@single_threaded_blas
 def extract(image: np.ndarray) -> np.ndarray:
     """The 88 DIIVINE features (order of :data:`FEATURE_NAMES` = the release's f1-f88).
 

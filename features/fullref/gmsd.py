@@ -81,7 +81,7 @@ def _gms_uint8(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _std(x: np.ndarray) -> float:
     """``std2``: ``sqrt(sum((x - mean)^2) / (N - 1))`` (two passes)."""
     v = (x - x.sum() / x.size).ravel()
-    return float(np.sqrt(np.dot(v, v) / (v.size - 1)))
+    return float(np.sqrt(np.einsum("i,i->", v, v) / (v.size - 1)))
 
 
 def gmsd(ref: np.ndarray, dist: np.ndarray) -> float:

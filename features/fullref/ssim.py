@@ -76,7 +76,7 @@ def _ssim_cs(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         cv2.addWeighted(mu12, 2.0, mu12, 0.0, C1, dst=mu12)        # 2 mu1 mu2 + C1
         musq += C1
         cv2.divide(mu12, musq, dst=mu12)                           # luminance map
-        total_ssim += float(np.dot(mu12.ravel(), num.ravel()))     # sum of the SSIM map
+        total_ssim += float(np.einsum("i,i->", mu12.ravel(), num.ravel()))   # sum of the SSIM map
     return total_ssim / (rows * cols), total_cs / (rows * cols)
 
 
