@@ -2,7 +2,7 @@
 
 Per image (as the authors' ``cornia_feature.m``):
 
-1. grey = MATLAB ``rgb2gray`` on uint8 (rounded) as double (:func:`features.brisque.to_gray_uint8`);
+1. grey = MATLAB ``rgb2gray`` on uint8 (rounded) as double (:func:`features.matlab.gray_double`);
 2. all ``7 x 7`` patches (stride 1, ``im2col``), of which ``n_patches_per_image`` (10000)
    are drawn at random (``random_state``; the same positions for images of one size);
 3. **local normalisation** per patch: ``(p - mean(p)) / sqrt(var(p) + 10)`` (``var`` with
@@ -38,17 +38,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from .brisque import to_gray_uint8
+from ._scratch import scratch
 from ._threads import limit_threads
 from .cache import FeatureCache, default_cache_dir, file_digest, params_digest
 from .extraction import Extractor, extract_features, paths_of
-from .imageio import ImageError, check_min_size, check_not_constant, load_image
+from .imageio import ImageError, as_rgb_uint8, check_min_size, check_not_constant, load_image
+from .matlab import gray_double as to_gray_uint8
+from .matlab import rgb2gray
 
 __all__ = ["CorniaFeatures", "sample_patches", "normalise_patches", "zca_whitening", "encode_patches"]
 
@@ -68,34 +70,71 @@ def _threads(n: int = 1, api: str | None = "blas"):
     return limit_threads(n, api)
 
 
+@lru_cache(maxsize=16)
+def _positions(total: int, n: int, seed: int) -> np.ndarray:
+    """The first ``n`` of ``default_rng(seed).permutation(total)`` (cached: same positions for
+    every image of one size)."""
+    idx = np.random.default_rng(seed).permutation(total)[:n]
+    idx.setflags(write=False)
+    return idx
+
+
+@lru_cache(maxsize=16)
+def _patch_offsets(width: int, patch_size: int) -> np.ndarray:
+    """Flat offsets of a patch's pixels from its top-left corner, column-major (``im2col``)."""
+    k = np.arange(patch_size * patch_size)
+    offs = (k % patch_size) * width + k // patch_size
+    offs.setflags(write=False)
+    return offs
+
+
 def sample_patches(image: np.ndarray, patch_size: int = 7, n: int | None = 10000,
                    rng: np.random.Generator | int | None = 0, source: object = None) -> np.ndarray:
     """``n`` random ``patch_size^2`` grey patches (rows, column-major like ``im2col``) of one image.
 
     ``n=None`` (or more than available) returns every patch.  Raises :class:`ImageError`
-    for constant images and images smaller than the patch.
+    for constant images and images smaller than the patch.  The positions are the first ``n``
+    of a random permutation of all top-left corners (row-major), drawn from ``rng``.
     """
-    gray = to_gray_uint8(image, source)
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):
+        gray = rgb2gray(as_rgb_uint8(arr, source))      # integer levels: gathered as uint8, same values
+    else:
+        gray = to_gray_uint8(arr, source)
     check_min_size(gray, patch_size, source=source, what=f"{patch_size}x{patch_size} CORNIA patch")
     check_not_constant(gray, source)
-    win = sliding_window_view(gray, (patch_size, patch_size))          # (H-p+1, W-p+1, p, p)
-    rows, cols = win.shape[:2]
+    h, w = gray.shape
+    rows, cols = h - patch_size + 1, w - patch_size + 1
     total = rows * cols
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     if n is None or n >= total:
         idx = np.arange(total)
+    elif isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        idx = _positions(total, int(n), int(rng))
     else:
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         idx = gen.permutation(total)[:n]
-    # im2col orders a patch's pixels column-major: transpose the last two axes
-    return win[idx // cols, idx % cols].transpose(0, 2, 1).reshape(len(idx), -1).astype(np.float64)
+    corner = (idx // cols) * w + idx % cols
+    flat = np.ascontiguousarray(gray).ravel()
+    return flat[corner[:, None] + _patch_offsets(w, patch_size)].astype(np.float64)
 
 
 def normalise_patches(patches: np.ndarray) -> np.ndarray:
-    """Per-patch contrast normalisation ``(p - mean) / sqrt(var(ddof=1) + 10)``."""
+    """Per-patch contrast normalisation ``(p - mean) / sqrt(var(ddof=1) + 10)``.
+
+    The same reductions as ``p.mean(axis=1)`` and ``p.var(axis=1, ddof=1)`` (bit for bit),
+    with the deviations computed once.
+    """
     p = np.asarray(patches, dtype=np.float64)
-    mu = p.mean(axis=1, keepdims=True)
-    var = p.var(axis=1, ddof=1, keepdims=True)
-    return (p - mu) / np.sqrt(var + NORM_EPS)
+    n = p.shape[1]
+    mu = np.add.reduce(p, axis=1, keepdims=True)
+    mu /= n
+    d = p - mu
+    var = np.add.reduce(d * d, axis=1, keepdims=True)
+    var /= n - 1
+    var += NORM_EPS
+    np.sqrt(var, out=var)
+    d /= var
+    return d
 
 
 def zca_whitening(patches: np.ndarray, eps: float = ZCA_EPS) -> tuple[np.ndarray, np.ndarray]:
@@ -110,19 +149,22 @@ def zca_whitening(patches: np.ndarray, eps: float = ZCA_EPS) -> tuple[np.ndarray
 def encode_patches(whitened: np.ndarray, codebook: np.ndarray) -> np.ndarray:
     """Soft encoding + max pooling: ``[max(0, max_i z_i), max(0, -min_i z_i)]``, ``z = p D^T`` (2K).
 
-    float32 products in blocks of codebook words (``D_block @ P^T``), so each block's
-    maxima and minima are reduced along contiguous rows while it is still in cache.
+    float32 products in blocks of codebook words (``D_block @ P^T`` into one reused buffer), so
+    each block's maxima and minima are reduced along contiguous rows while it is in cache;
+    memory is bounded by the block (``_CHUNK x n`` floats), not by ``K``.
     """
     d = np.ascontiguousarray(np.asarray(codebook, dtype=np.float32))          # (K, d)
     xt = np.ascontiguousarray(np.asarray(whitened, dtype=np.float32).T)       # (d, n)
     k = d.shape[0]
     zmax = np.empty(k, dtype=np.float32)
     zmin = np.empty(k, dtype=np.float32)
+    buf = scratch("cornia_z", (min(k, _CHUNK), xt.shape[1]), np.float32)
     with _threads():
         for i in range(0, k, _CHUNK):
-            z = d[i:i + _CHUNK] @ xt
-            z.max(axis=1, out=zmax[i:i + _CHUNK])
-            z.min(axis=1, out=zmin[i:i + _CHUNK])
+            j = min(k, i + _CHUNK)
+            z = np.matmul(d[i:j], xt, out=buf[:j - i])
+            z.max(axis=1, out=zmax[i:j])
+            z.min(axis=1, out=zmin[i:j])
     return np.concatenate([np.maximum(zmax, 0.0), np.maximum(-zmin, 0.0)]).astype(np.float64)
 
 
