@@ -202,8 +202,8 @@ def steerable_pyramid_freq(image: np.ndarray, height: int = N_SCALES, order: int
 _CHUNK_ELEMENTS = 16_384     # pixels per block of the neighbourhood matrix (15 x 16k floats: 2 MB)
 
 
-def _normalise_band(bands: list[list[np.ndarray]], scale: int, orient: int, has_parent: bool
-                    ) -> np.ndarray:
+def _normalise_band(bands: list[list[np.ndarray]], scale: int, orient: int, has_parent: bool,
+                    parent_up: np.ndarray | None = None) -> np.ndarray:
     """One band of ``norm_sender_normalized``.
 
     The ``15 x N`` matrix ``Y`` of neighbourhood vectors (one column per interior pixel) is
@@ -219,7 +219,9 @@ def _normalise_band(bands: list[list[np.ndarray]], scale: int, orient: int, has_
     planes: list[tuple[np.ndarray, int, int]] = [(aux, L + dy, L + dx)
                                                  for dy in range(-L, L + 1) for dx in range(-L, L + 1)]
     if has_parent:
-        parent = imresize(bands[scale + 1][orient], 2.0, method="bicubic")[:nsy, :nsx]
+        if parent_up is None:
+            parent_up = imresize(bands[scale + 1][orient], 2.0, method="bicubic")
+        parent = parent_up[:nsy, :nsx]
         planes.append((parent, L, L))
     planes += [(bands[scale][o], L, L) for o in range(N_ORIENT) if o != orient]
     n_cols = len(planes)
@@ -276,10 +278,16 @@ def parent_flags() -> list[bool]:
 
 
 @single_threaded_blas
-def normalise_subbands(bands: list[list[np.ndarray]]) -> list[np.ndarray]:
-    """``norm_sender_normalized``: the 12 normalised 2-D subbands, scale-major order."""
+def normalise_subbands(bands: list[list[np.ndarray]], upsampled: list[np.ndarray] | None = None
+                       ) -> list[np.ndarray]:
+    """``norm_sender_normalized``: the 12 normalised 2-D subbands, scale-major order.
+
+    ``upsampled``: optionally ``imresize(bands[1][o], 2)`` for each orientation, computed
+    once by the caller (the parents here, and the ``cs`` features reuse them).
+    """
     flags = parent_flags()
-    return [_normalise_band(bands, s, o, flags[s * N_ORIENT + o])
+    return [_normalise_band(bands, s, o, flags[s * N_ORIENT + o],
+                            upsampled[o] if upsampled is not None and s + 1 < N_SCALES else None)
             for s in range(N_SCALES) for o in range(N_ORIENT)]
 
 
@@ -429,7 +437,8 @@ def extract(image: np.ndarray) -> np.ndarray:
     check_min_size(grey, MIN_SIZE, what="DIIVINE minimum (guard bands plus 25-pixel correlation offsets)")
     check_not_constant(grey)
     hp, bands = steerable_pyramid_freq(grey)
-    sub = normalise_subbands(bands)
+    coarse_up = [imresize(b, 2.0, method="bicubic") for b in bands[1]]     # parents and cs inputs
+    sub = normalise_subbands(bands, coarse_up)
     flat = [s.ravel() for s in sub]
 
     f: list[float] = []
@@ -447,7 +456,12 @@ def extract(image: np.ndarray) -> np.ndarray:
     for s in range(N_SCALES):                                                  # f32-f43
         for o in range(N_ORIENT):
             b = bands[s][o]
-            up = b if b.shape == hp.shape else imresize(b, hp.shape, method="bicubic")
+            if b.shape == hp.shape:
+                up = b
+            elif s == 1 and coarse_up[o].shape == hp.shape:
+                up = coarse_up[o]                                      # imresize(b, 2) == imresize(b, hp.shape)
+            else:
+                up = imresize(b, hp.shape, method="bicubic")
             f.append(_cs_pair(_CsPlane(up, CS_DTYPE), hp_plane))
     try:
         for o in range(N_ORIENT):                                              # f44-f73
