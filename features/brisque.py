@@ -34,9 +34,12 @@ arithmetic); ``tests/test_brisque.py`` rebuilds OpenCV's variant from these
 building blocks to check them tightly and pins the per-feature differences of the
 MATLAB variant.
 
-Speed: the MSCN field is computed in place in reused buffers, the paired products are written into one reused buffer without ``np.roll`` copies (same values,
-same order), and the half scale is one sparse product per axis; a 512x384 image takes
-about as long as OpenCV's C++ (``bench/bench_speed.py``).
+Speed: per scale, one pass over strips of rows (each strip's buffers stay in cache)
+computes the MSCN field (the same values as :func:`mscn`) and its moments, and one more
+per neighbour shift the paired products and their AGGD moments (never the whole product
+array, no ``np.roll`` copies; the sums differ from whole-array sums only in rounding,
+< 1e-14 relative); the half scale is one sparse product per axis (:func:`imresize`).
+``bench/bench_speed.py`` compares it with OpenCV's C++.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from scipy.special import gamma
 from features import brisque as B
 from features.extraction import get_extractor
 from features.imageio import ImageError, load_image
-from features.imresize import imresize
+from features.matlab import imresize
 
 SHAPE_IDX = [0, 2, 6, 10, 14, 18, 20, 24, 28, 32]      # grid-valued shape parameters
 

@@ -73,7 +73,7 @@ def test_normalised_subbands_shapes_and_scale_equivariance():
 
 def _literal_norm_sender(bands):
     """Line-by-line transcription of norm_sender_normalized.m (column-major, circular shift, eig)."""
-    from features.imresize import imresize
+    from features.matlab import imresize
 
     pyr = [bands[s][o] for s in range(2) for o in range(6)]            # pyramid bands 2..13
     out = []
