@@ -61,3 +61,17 @@ def test_errors(astronaut_small):
     with pytest.raises(ImageError, match="smaller than the 6x6 GMSD"):
         gmsd(astronaut_small[:5, :5], astronaut_small[:5, :5])
     assert np.isfinite(gmsd(astronaut_small[:6, :7], astronaut_small[1:7, :7]))
+
+
+@pytest.mark.parametrize("shape", [(64, 80), (37, 51), (6, 7), (9, 6)])
+def test_exact_uint8_path_equals_float_filtering(shape):
+    """uint8 planes take an exact single-precision OpenCV path; float planes MATLAB's float64
+    filtering: the same GMSD to rounding, for even and odd sizes (zero padding of conv2)."""
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 256, shape, dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-30, 30, shape), 0, 255).astype(np.uint8)
+    assert gmsd_planes(a, b) == pytest.approx(gmsd_planes(a.astype(float), b.astype(float)), abs=1e-15)
+    extreme = np.zeros((40, 40), np.uint8)
+    extreme[::2, ::2] = 255                     # maximal gradients: the squares stay exact
+    assert gmsd_planes(extreme, 255 - extreme) == pytest.approx(
+        gmsd_planes(extreme.astype(float), 255.0 - extreme), abs=1e-15)
