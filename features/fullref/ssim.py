@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from .._scratch import scratch
+from .._threads import single_threaded_blas
 from ..matlab import box_mean, gaussian_1d, round_half_away
 from ._filters import prepare_pair
 
@@ -27,6 +28,7 @@ MS_SSIM_MIN_SIZE = 11 * 2 ** (len(MS_SSIM_WEIGHTS) - 1)   # msssim.m: min(M,N)/2
 _STRIP_ELEMENTS = 48_000   # map values per strip: a strip's dozen planes stay in L2
 
 
+@single_threaded_blas
 def _ssim_cs(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Mean SSIM and mean contrast-structure term over the 'valid' 11x11 windows.
 
@@ -76,7 +78,7 @@ def _ssim_cs(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         cv2.addWeighted(mu12, 2.0, mu12, 0.0, C1, dst=mu12)        # 2 mu1 mu2 + C1
         musq += C1
         cv2.divide(mu12, musq, dst=mu12)                           # luminance map
-        total_ssim += float(np.einsum("i,i->", mu12.ravel(), num.ravel()))   # sum of the SSIM map
+        total_ssim += float(np.dot(mu12.ravel(), num.ravel()))     # sum of the SSIM map
     return total_ssim / (rows * cols), total_cs / (rows * cols)
 
 
