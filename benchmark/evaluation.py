@@ -34,10 +34,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import optimize, stats
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "srocc",

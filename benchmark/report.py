@@ -119,7 +119,8 @@ def _within_notes(t: Table, within: pd.DataFrame, datasets: list[str], expected:
                 if int(row["n_failed_splits"]) > 0:
                     t.notes.append(f"{lab} on {d}: failed ({short_reason(row['reason'])}).")
                 elif int(row["n_undefined"]) > 0:
-                    t.notes.append(f"{lab} on {d}: no split with a defined correlation ({short_reason(row['reason'])}).")
+                    t.notes.append(f"{lab} on {d}: no split with a defined correlation "
+                                   f"({short_reason(row['reason'])}).")
                 continue
             parts = []
             if int(row["n_undefined"]):

@@ -30,7 +30,6 @@ process (in training or at test) is reported and left out.
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys

@@ -287,7 +287,7 @@ def cross_matrix_table(summary: pd.DataFrame, datasets: Sequence[str], *, metric
     """
     _check_stat(stat)
     methods, labels, groups = _method_rows(summary, method_order)
-    row_labels, row_groups, rows, marks = [], [], [], []
+    row_labels, row_groups, rows = [], [], []
     for m, lab in zip(methods, labels):
         sm = summary[summary["method"] == m]
         if not (sm["plan"] == "one-vs-one").any():
