@@ -146,8 +146,8 @@ def cmd_run(a: argparse.Namespace) -> int:
         raise SystemExit(f"iqabench: error: {exc}") from None
     try:
         res = run(cfg)
-    except DatasetError as exc:
-        print(f"iqabench: error: {exc}", file=sys.stderr)
+    except DatasetError as exc:     # no dataset could be loaded (each one's reason was printed above)
+        print(f"iqabench: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     md = Path(a.out) / "tables.md"
     if md.exists():

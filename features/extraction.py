@@ -111,9 +111,7 @@ def list_extractors() -> list[str]:
 
 @dataclass
 class ExtractionResult:
-    # (n_images, n_features); NaN rows where extraction failed.  When every image failed the
-    # width is unknown and X is (n_images, 1) of NaN, so that every row still reads as failed.
-    X: np.ndarray
+    X: np.ndarray                       # (n_images, n_features); NaN rows where extraction failed
     failures: dict[str, str]            # image path -> reason
     cache_hits: int = 0
     computed: int = 0
@@ -198,7 +196,7 @@ def extract_features(paths: Sequence[str], extractor: Extractor | str, *,
     dims = {v.shape[0] for v, _, _ in outs if v is not None}
     if len(dims) > 1:
         raise ValueError(f"{ext.name} returned vectors of different lengths: {sorted(dims)}")
-    d = dims.pop() if dims else (1 if paths else 0)
+    d = dims.pop() if dims else 0       # every image failed: width unknown, X is (n, 0)
     X = np.full((len(paths), d), np.nan)
     failures: dict[str, str] = {}
     hits = 0
@@ -225,7 +223,8 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
 
     Rows of images that could not be processed are NaN and listed in ``failures_``
     (path -> reason); callers drop them and report them.  ``n_features_out_`` is the width
-    seen so far; a call in which every image fails returns NaN rows of that width.
+    seen so far; a call in which every image fails returns NaN rows of that width (one
+    column before any success), never a 0-column matrix whose rows would read as valid.
     """
 
     def __init__(self, extractor: str = "brisque", params: dict | None = None, cache_dir: Any = True,
@@ -251,8 +250,7 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         if not hasattr(self, "failures_"):
             self.failures_ = {}
         self.failures_.update(res.failures)
-        if res.X.size and np.isfinite(res.X).all(axis=1).any():
+        if res.X.shape[1]:
             self.n_features_out_ = res.X.shape[1]
-        elif len(res.X) and getattr(self, "n_features_out_", None):
-            return np.full((len(res.X), self.n_features_out_), np.nan)
-        return res.X
+            return res.X
+        return np.full((len(res.X), getattr(self, "n_features_out_", 1)), np.nan)

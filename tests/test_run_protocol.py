@@ -212,6 +212,13 @@ def test_aggregate_and_mapping_are_stated_in_every_caption(tmp_path, registry):
     assert "(mean over the splits where it is defined)" in md                 # the per-distortion table
     mean = res.metrics["srocc"].mean()
     assert f"| Recorder | **{mean:.3f}**" in md or f"| Recorder | {mean:.3f}" in md
+    from benchmark.cli import main
+
+    # regenerated tables keep the run's aggregate unless told otherwise
+    assert main(["tables", "--out", str(tmp_path / "o"), "--no-plots", "--mapping", "logistic4"]) == 0
+    assert (tmp_path / "o" / "tables.md").read_text() == md
+    assert main(["tables", "--out", str(tmp_path / "o"), "--no-plots", "--aggregate", "median"]) == 0
+    assert "a: median of 3 random splits" in (tmp_path / "o" / "tables.md").read_text()
 
 
 # ----------------------------------------------------------------------------- every row over the same splits
