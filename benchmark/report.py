@@ -81,12 +81,18 @@ def _deep_trained(method: str) -> bool:
     return info is not None and bool(getattr(info, "trains_network", info.trainable and info.suite == "deep"))
 
 
-def short_reason(reason: str, width: int = 90) -> str:
-    """The first line of a failure reason without the exception class, cut to ``width`` characters."""
+def short_reason(reason: str, width: int = 90, gist: bool = True) -> str:
+    """A failure reason in a few words: its first line, without the exception class and without the
+    details after the first ``": "``, cut to ``width`` characters (``failures.csv`` has all of it)."""
     text = str(reason).strip().splitlines()[0] if str(reason).strip() else "unknown reason"
     head, sep, rest = text.partition(": ")
     if sep and head.replace("_", "").isalnum() and head[:1].isupper() and " " not in head:
         text = rest
+    head, sep, _ = text.partition(": ")          # "no resnet50 weights offline: pass --weights ..." -> the gist
+    if gist and sep and len(head) >= 12:
+        text = head
+    if gist and "; " in text and len(text.split("; ")[0]) >= 12:
+        text = text.split("; ")[0]
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
@@ -104,20 +110,22 @@ def _split_counts(within: pd.DataFrame, d: str) -> int:
 def _within_notes(t: Table, within: pd.DataFrame, datasets: list[str], expected: dict[str, int],
                   split_limits: dict[str, int], stat: str) -> None:
     """Notes for cells aggregating fewer splits than the caption states, and for failed cells."""
-    limited = [m for m in dict.fromkeys(within["method"]) if m in split_limits]
+    has = within[within["n_splits"] > 0]
+    limited = [m for m in dict.fromkeys(has["method"]) if m in split_limits]
     if limited:
-        labels = ", ".join(dict.fromkeys(str(within.loc[within["method"] == m, "label"].iloc[0]) for m in limited))
+        labels = ", ".join(dict.fromkeys(str(has.loc[has["method"] == m, "label"].iloc[0]) for m in limited))
         ks = sorted({split_limits[m] for m in limited})
         t.notes.append(f"{labels}: networks trained on a CPU are trained and tested on the first "
                        f"{'/'.join(map(str, ks))} split(s) only (every split on a CUDA device), to keep a 2-core run "
                        f"short; methods that only extract features (features + SVR) use every split.")
+    failed: dict[tuple[str, str], list[str]] = {}       # (dataset, reason) -> labels: one note per reason
     for d in datasets:
         w = within[within["test_set"] == d]
         for _, row in w.iterrows():
             n, lab = int(row["n_splits"]), str(row["label"])
             if n == 0:
                 if int(row["n_failed_splits"]) > 0:
-                    t.notes.append(f"{lab} on {d}: failed ({short_reason(row['reason'])}).")
+                    failed.setdefault((d, short_reason(row["reason"])), []).append(lab)
                 elif int(row["n_undefined"]) > 0:
                     t.notes.append(f"{lab} on {d}: no split with a defined correlation "
                                    f"({short_reason(row['reason'])}).")
@@ -131,6 +139,8 @@ def _within_notes(t: Table, within: pd.DataFrame, datasets: list[str], expected:
             if parts:
                 t.notes.append(f"{lab} on {d}: {stat} of {n} of {int(row['n_attempted'])} splits; left out: "
                                f"{'; '.join(parts)}.")
+    for (d, reason), labels in failed.items():
+        t.notes.append(f"{', '.join(labels)} on {d}: failed ({reason}).")
     lin = within[within.get("n_linear", pd.Series(0, index=within.index)).fillna(0) > 0]
     if len(lin):
         cells = ", ".join(f"{row['label']} on {row['test_set']} ({int(row['n_linear'])} of {int(row['n_splits'])})"
@@ -206,7 +216,8 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame, deep_preset: str
             f"{DASH_NOTE}", datasets))
         _within_notes(t, within, datasets, expected, split_limits, stat)
         if deep_preset in ("cpu", "quick"):
-            deep = [str(lab) for m, lab in zip(within["method"], within["label"]) if _deep_trained(m)]
+            has = within[within["n_splits"] > 0]
+            deep = [str(lab) for m, lab in zip(has["method"], has["label"]) if _deep_trained(m)]
             if deep:
                 t.notes.append(f"{', '.join(dict.fromkeys(deep))}: trained or fine-tuned with the short "
                                f"'{deep_preset}' preset of a CPU run (a few epochs, few crops or patches), "
@@ -403,13 +414,13 @@ def failure_summary(failures: pd.DataFrame, failed_methods: dict[str, str]) -> s
     f = f.fillna("")
     lines = ["failures:"]
     for m, reason in failed_methods.items():
-        lines.append(f"  method {m}: no result at all: {short_reason(reason, 200)}")
+        lines.append(f"  method {m}: no result at all: {short_reason(reason, 300, gist=False)}")
     meth = f[(f["image"] == "") & (f["method"] != "")]
     for (m, d), g in meth.groupby(["method", "dataset"], sort=False):
         if m in failed_methods and g["reason"].nunique() == 1 and g["reason"].iloc[0] == failed_methods[m]:
             continue
         lines.append(f"  {m} on {d}: {len(g)} attempt(s) failed, e.g. {g['plan'].iloc[0]} {g['split'].iloc[0]}: "
-                     f"{short_reason(g['reason'].iloc[0], 200)}")
+                     f"{short_reason(g['reason'].iloc[0], 300, gist=False)}")
     img = f[f["image"] != ""]
     for (m, d, stage), g in img.groupby(["method", "dataset", "stage"], sort=False):
         what = {"train": "training image(s) left out of training", "test": "test image(s) skipped"}.get(
