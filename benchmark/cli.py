@@ -31,6 +31,42 @@ def _weights(values: Sequence[str] | None) -> dict[str, str]:
     return out
 
 
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _option_value(text: str):
+    low = text.strip().lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _dataset_options(values: Sequence[str] | None) -> dict[str, dict]:
+    """``NAME.KEY=VALUE`` items -> ``{NAME: {KEY: value}}`` (true/false, numbers, else strings)."""
+    out: dict[str, dict] = {}
+    for v in values or []:
+        name, dot, rest = v.partition(".")
+        key, eq, val = rest.partition("=")
+        if not (dot and eq and name.strip() and key.strip()):
+            raise SystemExit(f"iqabench: error: --dataset-option expects NAME.KEY=VALUE, got {v!r}")
+        out.setdefault(name.strip(), {})[key.strip()] = _option_value(val)
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .runner import SUITES
 
@@ -46,11 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="results", metavar="DIR", help="output folder (default: results/)")
     r.add_argument("--methods", nargs="+", metavar="NAME", help="only these registered methods")
     r.add_argument("--quick", action="store_true", help="quick preset: 3 splits, small grids, tiny deep presets")
-    r.add_argument("--repeats", type=int, help="random splits per dataset without an official split (default 10)")
+    r.add_argument("--repeats", type=_positive_int,
+                   help="random splits per dataset without an official split (default 10)")
     r.add_argument("--protocol", choices=("auto", "random", "official"), default="auto")
     r.add_argument("--test-size", type=float, default=0.2)
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--mapping", choices=("logistic5", "logistic4"), default="logistic5")
+    r.add_argument("--mapping", choices=("logistic5", "logistic4"), default="logistic5",
+                   help="curve fitted before the mapped PLCC when the predictor is monotonic beyond chance")
+    r.add_argument("--aggregate", choices=("median", "mean"), default="median",
+                   help="aggregate over splits in every table (default median; Kim et al. and Bosse et al. "
+                        "report the mean)")
     r.add_argument("--n-jobs", type=int, default=-1,
                    help="joblib processes for feature extraction and SVR grid search (default -1: all cores)")
     r.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address for feature extraction")
@@ -62,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-cross", action="store_true", help="skip cross-dataset plans in --suite all")
     r.add_argument("--no-plots", action="store_true")
     r.add_argument("--no-progress", action="store_true")
-    r.add_argument("--synth-contents", type=int, metavar="N", help="number of source photos in synth")
+    r.add_argument("--synth-contents", type=_positive_int, metavar="N", help="number of source photos in synth")
+    r.add_argument("--dataset-option", action="append", metavar="NAME.KEY=VALUE",
+                   help="an option of a dataset's loader (repeatable), e.g. clive.include_training=true for "
+                        "CLIVE's 1169 images, live.dmos=dmos.mat")
 
     lst = sub.add_parser("list", help="list datasets and methods")
     lst.add_argument("--data-root", metavar="DIR", help="also say which datasets are present there")
@@ -70,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tables", help="regenerate tables, CSV and plots from saved predictions")
     t.add_argument("--out", default="results", metavar="DIR")
     t.add_argument("--mapping", choices=("logistic5", "logistic4"), default="logistic5")
+    t.add_argument("--aggregate", choices=("median", "mean"), default=None,
+                   help="aggregate over splits (default: the run's own)")
     t.add_argument("--no-plots", action="store_true")
 
     g = sub.add_parser("goldens", help="check (default) or regenerate the score-drift golden values")
@@ -79,23 +125,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
-    from .runner import RunConfig, run
+    """Run a suite.  Mistakes in the arguments are one line and exit status 1 before any work; the
+    exit status is 1 too when a method named in ``--methods`` (or every method) produced no result."""
+    from .datasets import DatasetError
+    from .runner import RunConfig, RunConfigError, run
 
     cache = None if a.no_cache else (a.cache_dir or True)
-    opts: dict[str, dict] = {}
+    opts = _dataset_options(a.dataset_option)
     if a.synth_contents:
-        opts["synth"] = {"n_contents": a.synth_contents}
+        opts.setdefault("synth", {})["n_contents"] = a.synth_contents
     cfg = RunConfig(suite=a.suite, datasets=_names(a.datasets), data_root=a.data_root, out=a.out,
                     methods=_names(a.methods), quick=a.quick, n_repeats=a.repeats, protocol=a.protocol,
-                    test_size=a.test_size, seed=a.seed, mapping=a.mapping, n_jobs=a.n_jobs, scheduler=a.scheduler,
-                    weights=_weights(a.weights), device=a.device, cache_dir=cache,
+                    test_size=a.test_size, seed=a.seed, mapping=a.mapping, aggregate=a.aggregate, n_jobs=a.n_jobs,
+                    scheduler=a.scheduler, weights=_weights(a.weights), device=a.device, cache_dir=cache,
                     cross=False if a.no_cross else None, plots=not a.no_plots, progress=not a.no_progress,
                     dataset_options=opts)
-    res = run(cfg)
+    try:
+        cfg.validate()
+    except RunConfigError as exc:
+        raise SystemExit(f"iqabench: error: {exc}") from None
+    try:
+        res = run(cfg)
+    except DatasetError as exc:     # no dataset could be loaded (each one's reason was printed above)
+        print(f"iqabench: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
     md = Path(a.out) / "tables.md"
     if md.exists():
         print(md.read_text())
     print(f"wall time {res.wall_s:.1f} s; outputs in {res.out}/")
+    requested = [m for m in (cfg.methods or []) if m in res.failed_methods]
+    produced = set(res.metrics.loc[res.metrics["status"] == "ok", "method"]) if not res.metrics.empty else set()
+    if requested:
+        print(f"iqabench: error: no result at all for requested method(s) {', '.join(requested)} "
+              f"(see failures.csv)", file=sys.stderr)
+        return 1
+    if not produced:
+        print("iqabench: error: no method produced a result (see failures.csv)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -164,7 +230,7 @@ def cmd_list(a: argparse.Namespace) -> int:
 def cmd_tables(a: argparse.Namespace) -> int:
     from .regenerate import regenerate
 
-    files = regenerate(Path(a.out), mapping=a.mapping, plots=not a.no_plots)
+    files = regenerate(Path(a.out), mapping=a.mapping, plots=not a.no_plots, aggregate=a.aggregate)
     print(f"rewrote {len(files)} files in {a.out}/")
     return 0
 

@@ -9,7 +9,11 @@
 * :func:`official_split`: the dataset's own ``split`` column (``train``/``val``/``test``).
 * :func:`plan_splits` picks the official split when the dataset has one, random
   splits otherwise.
-* :func:`cross_plans`: train on all of A, test on all of B; leave-one-dataset-out.
+* :func:`cross_plans`: train on all of A, test on all of B; :func:`lodo_plans`:
+  leave-one-dataset-out; :func:`shared_type_plans`: the distortion types two datasets
+  share, in two variants (see :class:`CrossPlan`).
+* :func:`pool_training_sets`: the training set of a plan that trains on several
+  datasets, with every dataset's scores on one scale and content ids namespaced.
 """
 from __future__ import annotations
 
@@ -20,7 +24,13 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["Split", "content_splits", "official_split", "plan_splits", "CrossPlan", "cross_plans",
-           "lodo_plans", "shared_types"]
+           "lodo_plans", "shared_types", "shared_type_plans", "pool_training_sets", "normalise_scores",
+           "SHARED_TEST_ONLY", "SHARED_BOTH"]
+
+#: Bosse et al. 2018, Table II: train on all of A, test on the part of B with the types A and B share
+SHARED_TEST_ONLY = "shared-types-test"
+#: both sides restricted to the shared types (a stricter variant; not a table of the papers)
+SHARED_BOTH = "shared-types-both"
 
 
 @dataclass(frozen=True)
@@ -107,18 +117,26 @@ def plan_splits(records: pd.DataFrame, protocol: str = "auto", n_repeats: int = 
 class CrossPlan:
     """Train on ``train_sets`` (all their images), test on all of ``test_set``.
 
-    ``types`` restricts both sides to those distortion types (Bosse et al. Table II).
+    ``types`` (the distortion types the two datasets share) restricts the test set; with
+    ``kind == SHARED_BOTH`` the training set too.  ``SHARED_TEST_ONLY`` is Bosse et al.
+    2018, Table II (models trained on the full LIVE, tested on the CSIQ and TID2013 subsets
+    with the four types shared with LIVE); ``SHARED_BOTH`` also leaves the other types out
+    of training.
     """
 
-    kind: str                     # "one-vs-one", "lodo", "shared-types", "synthetic-to-authentic"
+    kind: str                     # "one-vs-one", "lodo", SHARED_TEST_ONLY, SHARED_BOTH
     train_sets: tuple[str, ...]
     test_set: str
     types: tuple[str, ...] = ()
 
     @property
+    def restricts_train(self) -> bool:
+        return bool(self.types) and self.kind != SHARED_TEST_ONLY
+
+    @property
     def train_name(self) -> str:
         name = "+".join(self.train_sets)
-        return f"{name}[{','.join(self.types)}]" if self.types else name
+        return f"{name}[{','.join(self.types)}]" if self.restricts_train else name
 
     @property
     def test_name(self) -> str:
@@ -142,3 +160,56 @@ def shared_types(a: pd.DataFrame, b: pd.DataFrame) -> tuple[str, ...]:
     ta = set(a["dist_type"].astype(str)) - {""}
     tb = set(b["dist_type"].astype(str)) - {""}
     return tuple(sorted(ta & tb))
+
+
+def shared_type_plans(data: dict[str, pd.DataFrame]) -> list[CrossPlan]:
+    """Both shared-type variants for every ordered pair (A, B) of datasets sharing a distortion type.
+
+    Any two datasets qualify, synthetic or not (authentic datasets carry no type labels).
+    """
+    plans: list[CrossPlan] = []
+    for a in data:
+        for b in data:
+            if a != b:
+                types = shared_types(data[a], data[b])
+                if types:
+                    plans += [CrossPlan(SHARED_TEST_ONLY, (a,), b, types), CrossPlan(SHARED_BOTH, (a,), b, types)]
+    return plans
+
+
+def normalise_scores(records: pd.DataFrame, fit_on: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Scores turned to higher-is-better and min-max scaled to ``[0, 1]`` by ``fit_on``'s range.
+
+    ``fit_on`` (default: ``records`` itself) is the dataset's training part.  This is the
+    per-dataset linear rescaling of Bosse et al. 2018, Sec. IV-B, who invert TID2013's MOS
+    and scale it (and CSIQ's DMOS) to the range of LIVE's DMOS; here every dataset goes to
+    ``[0, 1]``, 1 = its best training image, so no dataset's score scale dominates a pool.
+    """
+    ref = records if fit_on is None else fit_on
+    sign = np.where(ref["higher_better"].to_numpy(dtype=bool), 1.0, -1.0)
+    t = ref["score"].to_numpy(dtype=float) * sign
+    lo, hi = float(np.min(t)), float(np.max(t))
+    out = records.copy()
+    s = out["score"].to_numpy(dtype=float) * np.where(out["higher_better"].to_numpy(dtype=bool), 1.0, -1.0)
+    out["score"] = (s - lo) / (hi - lo) if hi > lo else np.zeros_like(s)
+    out["higher_better"] = True
+    return out
+
+
+def pool_training_sets(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One training set from several datasets' training parts (all of each for cross plans).
+
+    With two or more datasets every dataset's scores are put on one scale first
+    (:func:`normalise_scores`, fitted on that dataset's own part) and content ids become
+    ``"<dataset>/<content>"``, so that TID2008's and TID2013's ``I01`` (or any two
+    datasets' equal ids) are never grouped, split or ranked together.  A single dataset is
+    returned unchanged.
+    """
+    if len(frames) == 1:
+        return next(iter(frames.values())).reset_index(drop=True)
+    parts = []
+    for name, df in frames.items():
+        d = normalise_scores(df)
+        d["content"] = name + "/" + d["content"].astype(str)
+        parts.append(d)
+    return pd.concat(parts, ignore_index=True)

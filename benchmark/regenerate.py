@@ -41,7 +41,7 @@ def _in_run_order(results: list, meta: dict) -> list:
     regenerated tables have the run's row and column order rather than the folders' order."""
     methods = {m: i for i, m in enumerate(meta.get("methods") or [])}
     datasets = {d: i for i, d in enumerate(meta.get("datasets") or {})}
-    plans = {"within": 0, "one-vs-one": 1, "lodo": 2, "shared-types": 3}
+    plans = {"within": 0, "one-vs-one": 1, "lodo": 2, "shared-types-test": 3, "shared-types-both": 4}
     big = 10 ** 6
 
     def key(r):
@@ -52,9 +52,26 @@ def _in_run_order(results: list, meta: dict) -> list:
     return sorted(results, key=key)
 
 
-def regenerate(out: Path, mapping: str = "logistic5", plots: bool = True) -> list[Path]:
+def failed_attempts(failures: pd.DataFrame) -> list[dict]:
+    """The attempts of a run that produced no prediction, from its ``failures.csv`` (stage ``method``)."""
+    if failures.empty or "stage" not in failures.columns:
+        return []
+    out = []
+    for _, f in failures[(failures["stage"] == "method") & (failures["image"] == "")].iterrows():
+        info = _info(str(f["method"]))
+        out.append({"method": info.name, "label": info.display, "group": info.group, "kind": info.kind,
+                    "plan": f["plan"], "train_set": f["train_set"], "test_set": f["dataset"], "split": f["split"],
+                    "reason": f["reason"]})
+    return out
+
+
+def regenerate(out: Path, mapping: str = "logistic5", plots: bool = True, aggregate: str | None = None) -> list[Path]:
+    """Rewrite metrics, tables and plots of the run in ``out`` from its saved predictions.
+
+    ``aggregate`` defaults to the run's own (``run.json``), else the median.
+    """
     from . import report
-    from .runner import _metric_rows
+    from .evaluation import metric_rows
 
     out = Path(out)
     results = load_results(out)
@@ -63,10 +80,13 @@ def regenerate(out: Path, mapping: str = "logistic5", plots: bool = True) -> lis
     meta_path = out / "run.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     results = _in_run_order(results, meta)
-    metrics, per_type = _metric_rows(results, mapping)
     fail_path = out / "failures.csv"
-    failures = pd.read_csv(fail_path, keep_default_na=False) if fail_path.exists() else pd.DataFrame(
-        columns=["method", "dataset", "image", "reason"])
+    failures = pd.read_csv(fail_path, keep_default_na=False, dtype=str) if fail_path.exists() else pd.DataFrame(
+        columns=["method", "dataset", "image", "stage", "plan", "train_set", "split", "reason"])
+    metrics, per_type = metric_rows(results, mapping, failed_attempts(failures))
+    if aggregate is None:
+        aggregate = (meta.get("config") or {}).get("aggregate", "median")
     meta["regenerated"] = True
-    files, _ = report.write_all(out, metrics, per_type, failures, meta, results, plots=plots, mapping=mapping)
+    files, _ = report.write_all(out, metrics, per_type, failures, meta, results, plots=plots, mapping=mapping,
+                                aggregate=aggregate)
     return files

@@ -91,16 +91,22 @@ class PredictionStore:
             return None
 
     def save(self, df: pd.DataFrame, method: str, plan: str, train: str, test: str, split: str, fp: str,
-             failures: dict[str, str] | None = None) -> Path:
+             failures: dict[str, str] | None = None, train_failures: dict[str, str] | None = None) -> Path:
         p = self.path(method, plan, train, test, split)
         atomic_to_csv(df[list(self.COLUMNS)], p)
         atomic_write_text(p.with_suffix(".json"), json.dumps(
-            {"fingerprint": fp, "n_rows": int(len(df)), "failures": failures or {}}, indent=1))
+            {"fingerprint": fp, "n_rows": int(len(df)), "failures": failures or {},
+             "train_failures": train_failures or {}}, indent=1))
         return p
 
-    def failures(self, method: str, plan: str, train: str, test: str, split: str) -> dict[str, str]:
+    def failures(self, method: str, plan: str, train: str, test: str, split: str,
+                 key: str = "failures") -> dict[str, str]:
+        """Test images that failed (``key="train_failures"``: training images left out)."""
         side = self.path(method, plan, train, test, split).with_suffix(".json")
         try:
-            return json.loads(side.read_text()).get("failures", {})
+            return json.loads(side.read_text()).get(key, {})
         except (OSError, json.JSONDecodeError):
             return {}
+
+    def train_failures(self, method: str, plan: str, train: str, test: str, split: str) -> dict[str, str]:
+        return self.failures(method, plan, train, test, split, key="train_failures")

@@ -3,8 +3,13 @@
 Tables only format what :mod:`benchmark.evaluation` computed; nothing is edited
 by hand.  The single-dataset table follows Kim et al. 2017, Table III: rows
 grouped by type (FR, NR hand-crafted, NR deep), one SROCC/PLCC column pair per
-dataset, median over splits, the top three of each column in bold.  A cell
-with no value (e.g. an FR metric on a dataset without references) is a dash.
+dataset, median (or mean) over splits, the top three of each column in bold.
+
+Cells: a number is the aggregate over the splits whose correlation is defined (undefined
+ones, e.g. constant predictions, are left out); ``failed`` means the method ran and
+produced no result there (the reason is in the table notes and ``failures.csv``); a dash
+means no result was attempted (e.g. an FR metric on a dataset without references).  A
+number followed by ``(k)`` aggregates ``k`` splits, fewer or more than the caption states.
 """
 from __future__ import annotations
 
@@ -17,9 +22,11 @@ import pandas as pd
 from .methods.base import GROUPS
 
 __all__ = ["Table", "summarise", "single_dataset_table", "cross_matrix_table", "column_table",
-           "per_distortion_table"]
+           "per_distortion_table", "AGGREGATES", "FAILED"]
 
 DASH = "–"
+FAILED = "failed"
+AGGREGATES = ("median", "mean")
 
 
 @dataclass
@@ -37,6 +44,8 @@ class Table:
     stub: str = "Method"
     digits: int = 3
     notes: list[str] = field(default_factory=list)
+    text: dict[tuple[int, int], str] = field(default_factory=dict)     # cell shown as this text (e.g. "failed")
+    suffix: dict[tuple[int, int], str] = field(default_factory=dict)   # appended to a number (e.g. " (3)")
 
     def _bold(self) -> np.ndarray:
         mask = np.zeros(self.values.shape, dtype=bool)
@@ -57,6 +66,19 @@ class Table:
     def _fmt(self, v: float) -> str:
         return DASH if not np.isfinite(v) else f"{v:.{self.digits}f}"
 
+    def _cell(self, i: int, j: int, bold: bool, tex: bool = False) -> str:
+        """One cell: its text override, a dash, or the number (bold, then its suffix)."""
+        esc = _tex_escape if tex else str
+        if (i, j) in self.text:
+            return esc(self.text[(i, j)])
+        v = self.values[i, j]
+        if not np.isfinite(v):
+            return "--" if tex else DASH
+        s = f"{v:.{self.digits}f}"
+        if bold:
+            s = f"\\textbf{{{s}}}" if tex else f"**{s}**"
+        return s + esc(self.suffix.get((i, j), ""))
+
     def _has_sub(self) -> bool:
         return any(sub for _, sub in self.columns)
 
@@ -74,10 +96,7 @@ class Table:
             if group and group != last_group:
                 lines.append(f"| *{group}* |" + " |" * len(heads))
                 last_group = group
-            cells = []
-            for j in range(len(heads)):
-                s = self._fmt(self.values[i, j])
-                cells.append(f"**{s}**" if bold[i, j] else s)
+            cells = [self._cell(i, j, bold[i, j]) for j in range(len(heads))]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines += ["", self.caption]
         lines += [f"- {n}" for n in self.notes]
@@ -114,13 +133,12 @@ class Table:
                     out.append("\\midrule")
                 out.append(f"\\multicolumn{{{ncol + 1}}}{{l}}{{\\textit{{{esc(group)}}}}} \\\\")
                 last_group = group
-            cells = []
-            for j in range(ncol):
-                s = self._fmt(self.values[i, j])
-                s = "--" if s == DASH else s
-                cells.append(f"\\textbf{{{s}}}" if bold[i, j] else s)
+            cells = [self._cell(i, j, bold[i, j], tex=True) for j in range(ncol)]
             out.append(f"{esc(label)} & " + " & ".join(cells) + " \\\\")
-        out += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+        out += ["\\bottomrule", "\\end{tabular}"]
+        if self.notes:
+            out.append("\\par\\smallskip{\\footnotesize " + " \\\\ ".join(esc(n) for n in self.notes) + "}")
+        out.append("\\end{table}")
         return "\n".join(out) + "\n"
 
     def to_frame(self) -> pd.DataFrame:
@@ -138,24 +156,59 @@ def _tex_escape(s: str) -> str:
 
 
 def summarise(metrics: pd.DataFrame, keys: Sequence[str] = ("method", "plan", "train_set", "test_set")) -> pd.DataFrame:
-    """Median, mean and std over splits of every metric, per method x train set x test set."""
+    """Median, mean and std over splits of every metric, per method x plan x train set x test set.
+
+    Only splits with ``status == "ok"`` are aggregated (undefined correlations are NaN and
+    failed attempts have no value).  Counts: ``n_splits`` (aggregated), ``n_undefined``,
+    ``n_failed_splits`` and ``n_attempted``; ``n_linear`` is the number of aggregated splits
+    whose mapped PLCC used the linear fit; ``splits`` lists the aggregated split names and
+    ``reason`` the first failure (or undefined-correlation) reason.
+    """
     keys = [k for k in keys if k in metrics.columns]
-    num = [c for c in ("srocc", "krocc", "plcc", "plcc_raw", "rmse", "n") if c in metrics.columns]
-    g = metrics.groupby(keys, sort=False, dropna=False)
-    med = g[num].median().add_suffix("_median")
-    mean = g[num].mean().add_suffix("_mean")
-    std = g[num].std(ddof=0).add_suffix("_std")
-    count = g.size().rename("n_splits")
-    out = pd.concat([med, mean, std, count], axis=1).reset_index()
+    m = metrics.copy()
+    if "status" not in m.columns:
+        m["status"] = np.where(np.isfinite(m["srocc"].to_numpy(dtype=float)), "ok", "undefined")
+    if "reason" not in m.columns:
+        m["reason"] = ""
+    ok = m["status"].eq("ok")
+    num = [c for c in ("srocc", "krocc", "plcc", "plcc_raw", "rmse", "n") if c in m.columns]
+    vals = m[num].astype(float).where(np.repeat(ok.to_numpy()[:, None], len(num), axis=1))
+    g = vals.groupby([m[k] for k in keys], sort=False, dropna=False)
+    med = g.median().add_suffix("_median")
+    mean = g.mean().add_suffix("_mean")
+    std = g.std(ddof=0).add_suffix("_std")
+    gm = m.assign(_ok=ok, _und=m["status"].eq("undefined"), _fail=m["status"].eq("failed"),
+                  _lin=ok & m.get("mapping", pd.Series("", index=m.index)).eq("linear")).groupby(
+        keys, sort=False, dropna=False)
+    counts = pd.DataFrame({
+        "n_splits": gm["_ok"].sum().astype(int),
+        "n_undefined": gm["_und"].sum().astype(int),
+        "n_failed_splits": gm["_fail"].sum().astype(int),
+        "n_attempted": gm.size().astype(int),
+        "n_linear": gm["_lin"].sum().astype(int),
+        "splits": gm.apply(lambda d: ",".join(d.loc[d["_ok"], "split"].astype(str)) if "split" in d else "",
+                           include_groups=False),
+        "reason": gm.apply(lambda d: _first_reason(d), include_groups=False),
+    })
+    out = pd.concat([med, mean, std, counts], axis=1).reset_index()
     for col in ("label", "group"):
         if col in metrics.columns:
             out = out.merge(metrics.drop_duplicates("method")[["method", col]], on="method", how="left")
     return out
 
 
+def _first_reason(d: pd.DataFrame) -> str:
+    for status in ("failed", "undefined"):
+        r = d.loc[d["status"].eq(status), "reason"].astype(str)
+        r = r[r != ""]
+        if len(r):
+            return str(r.iloc[0])
+    return ""
+
+
 def _method_rows(summary: pd.DataFrame, method_order: Sequence[str] | None) -> tuple[list[str], list[str], list[str]]:
     meta = summary.drop_duplicates("method").set_index("method")
-    methods = list(method_order) if method_order else list(meta.index)
+    methods = list(dict.fromkeys(list(method_order or []) + list(meta.index)))
     methods = [m for m in methods if m in meta.index]
     order = {g: i for i, g in enumerate(GROUPS)}
     methods.sort(key=lambda m: order.get(meta.at[m, "group"] if "group" in meta else "", 99))
@@ -164,23 +217,62 @@ def _method_rows(summary: pd.DataFrame, method_order: Sequence[str] | None) -> t
     return methods, labels, groups
 
 
+def _check_stat(stat: str) -> None:
+    if stat not in AGGREGATES:
+        raise ValueError(f"aggregate must be one of {AGGREGATES}, got {stat!r}")
+
+
+def _fill(t: Table, i: int, j: int, row: pd.Series | None, metric: str, stat: str,
+          expected: int | None = None) -> None:
+    """Cell (i, j) from one summary row: the aggregate, ``failed``, or a dash; ``(k)`` when
+    the row aggregates ``k`` splits and ``expected`` (the caption's count) differs."""
+    if row is None:
+        return
+    n = int(row.get("n_splits", 1))
+    if n == 0:
+        if int(row.get("n_failed_splits", 0)) > 0:
+            t.text[(i, j)] = FAILED
+        return
+    t.values[i, j] = row[f"{metric}_{stat}"]
+    if expected is not None and n != expected and np.isfinite(t.values[i, j]):
+        t.suffix[(i, j)] = f" ({n})"
+
+
+def _row(summary: pd.DataFrame, **where: str) -> pd.Series | None:
+    mask = np.ones(len(summary), dtype=bool)
+    for k, v in where.items():
+        mask &= summary[k].to_numpy() == v
+    hit = summary[mask]
+    return hit.iloc[0] if len(hit) else None
+
+
+#: column sub-headers of the metrics a table can show
+METRIC_HEADERS = {"srocc": "SROCC", "plcc": "PLCC", "plcc_raw": "PLCC raw", "krocc": "KROCC", "rmse": "RMSE"}
+
+
 def single_dataset_table(summary: pd.DataFrame, datasets: Sequence[str], *, stat: str = "median",
                          method_order: Sequence[str] | None = None, caption: str = "",
-                         dataset_labels: dict[str, str] | None = None) -> Table:
-    """Kim et al. Table III layout: SROCC/PLCC per dataset (within-dataset plan)."""
+                         dataset_labels: dict[str, str] | None = None,
+                         metrics: Sequence[str] = ("srocc", "plcc", "plcc_raw"),
+                         expected_splits: dict[str, int] | None = None,
+                         title: str = "Single-dataset performance") -> Table:
+    """Kim et al. Table III layout: SROCC/PLCC per dataset (within-dataset plan).
+
+    ``expected_splits`` (dataset -> the split count the caption states) marks cells that
+    aggregate a different number of splits with ``(k)``.
+    """
+    _check_stat(stat)
     s = summary[summary["plan"] == "within"] if "plan" in summary.columns else summary
     methods, labels, groups = _method_rows(s, method_order)
-    cols = [(dataset_labels.get(d, d) if dataset_labels else d, m) for d in datasets for m in ("SROCC", "PLCC")]
-    vals = np.full((len(methods), len(cols)), np.nan)
-    idx = s.set_index(["method", "test_set"])
+    cols = [(dataset_labels.get(d, d) if dataset_labels else d, METRIC_HEADERS[m]) for d in datasets for m in metrics]
+    t = Table(title, caption, labels, cols, np.full((len(methods), len(cols)), np.nan), groups)
     for i, m in enumerate(methods):
         for j, d in enumerate(datasets):
-            if (m, d) in idx.index:
-                row = idx.loc[(m, d)]
-                row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
-                vals[i, 2 * j] = row[f"srocc_{stat}"]
-                vals[i, 2 * j + 1] = row[f"plcc_{stat}"]
-    return Table("Single-dataset performance", caption, labels, cols, vals, groups)
+            row = _row(s, method=m, test_set=d)
+            for k, met in enumerate(metrics):
+                _fill(t, i, j * len(metrics) + k, row, met, stat,
+                      None if expected_splits is None else expected_splits.get(d))
+    return t
 
 
 def cross_matrix_table(summary: pd.DataFrame, datasets: Sequence[str], *, metric: str = "srocc",
@@ -190,9 +282,10 @@ def cross_matrix_table(summary: pd.DataFrame, datasets: Sequence[str], *, metric
 
     The diagonal is the single-dataset (within) result; off-diagonal cells train on
     all of the row's dataset and test on all of the column's. Methods without any
-    cross-dataset result (training-free metrics, or a method trained on one dataset
+    cross-dataset attempt (training-free metrics, or a method trained on one dataset
     only) are left out: a row holding only its diagonal says nothing about transfer.
     """
+    _check_stat(stat)
     methods, labels, groups = _method_rows(summary, method_order)
     row_labels, row_groups, rows = [], [], []
     for m, lab in zip(methods, labels):
@@ -200,18 +293,17 @@ def cross_matrix_table(summary: pd.DataFrame, datasets: Sequence[str], *, metric
         if not (sm["plan"] == "one-vs-one").any():
             continue
         for a in datasets:
-            vals = []
-            for b in datasets:
-                plan = "within" if a == b else "one-vs-one"
-                hit = sm[(sm["plan"] == plan) & (sm["test_set"] == b) & (sm["train_set"] == a)]
-                vals.append(float(hit[f"{metric}_{stat}"].iloc[0]) if len(hit) else np.nan)
-            if np.any(np.isfinite(vals)):
+            hits = [_row(sm, plan="within" if a == b else "one-vs-one", test_set=b, train_set=a) for b in datasets]
+            if any(h is not None for h in hits):
                 row_labels.append(f"{a} →")
                 row_groups.append(lab)
-                rows.append(vals)
-    vals = np.array(rows) if rows else np.empty((0, len(datasets)))
+                rows.append(hits)
     t = Table(f"Cross-dataset {metric.upper()} (train on rows, test on columns)", caption, row_labels,
-              [(d, "") for d in datasets], vals, row_groups, bold_top=0, stub="Train")
+              [(d, "") for d in datasets], np.full((len(rows), len(datasets)), np.nan), row_groups, bold_top=0,
+              stub="Train")
+    for i, hits in enumerate(rows):
+        for j, h in enumerate(hits):
+            _fill(t, i, j, h, metric, stat)
     return t
 
 
@@ -219,23 +311,25 @@ def column_table(summary: pd.DataFrame, plan: str, *, columns: str = "test_set",
                  stat: str = "median", method_order: Sequence[str] | None = None, title: str = "",
                  caption: str = "") -> Table:
     """Methods x (test set [x metric]) for one plan (LODO, shared types, synthetic-to-authentic)."""
+    _check_stat(stat)
     s = summary[summary["plan"] == plan]
     methods, labels, groups = _method_rows(s, method_order)
     keys = list(dict.fromkeys(s[columns]))
-    cols = [(k, m.upper()) for k in keys for m in metrics] if len(metrics) > 1 else [(k, "") for k in keys]
-    vals = np.full((len(methods), len(cols)), np.nan)
+    cols = ([(k, METRIC_HEADERS.get(m, m.upper())) for k in keys for m in metrics] if len(metrics) > 1
+            else [(k, "") for k in keys])
+    t = Table(title or plan, caption, labels, cols, np.full((len(methods), len(cols)), np.nan), groups)
     for i, m in enumerate(methods):
         for j, k in enumerate(keys):
-            hit = s[(s["method"] == m) & (s[columns] == k)]
-            for t, met in enumerate(metrics):
-                if len(hit):
-                    vals[i, j * len(metrics) + t] = hit[f"{met}_{stat}"].iloc[0]
-    return Table(title or plan, caption, labels, cols, vals, groups)
+            row = _row(s, method=m, **{columns: k})
+            for q, met in enumerate(metrics):
+                _fill(t, i, j * len(metrics) + q, row, met, stat)
+    return t
 
 
 def per_distortion_table(per_type: pd.DataFrame, dataset: str, *, stat: str = "median",
                          method_order: Sequence[str] | None = None, caption: str = "") -> Table:
-    """SROCC within each distortion type (median over splits) for one dataset."""
+    """SROCC within each distortion type (median or mean over the splits where it is defined) for one dataset."""
+    _check_stat(stat)
     s = per_type[per_type["test_set"] == dataset]
     g = s.groupby(["method", "dist_type"], sort=False)["srocc"]
     agg = g.median() if stat == "median" else g.mean()

@@ -9,7 +9,9 @@ the output changes: the cache key includes it).
 a Dask cluster when ``scheduler`` (an address such as ``tcp://host:8786``, or a
 ``distributed.Client``) is given.  Only feature vectors travel back: decoded
 images live in one worker for one image.  A bad image never stops the run: its
-row is NaN and its reason is returned in ``failures``.
+row is NaN and its reason is returned in ``failures``.  Every extractor's input passes
+one check first (:func:`features.imageio.check_image`: shape, NaN/inf, value range), so a
+registered extractor never sees an array it would turn into NaN features.
 
 :class:`ImageFeatures` wraps that as a scikit-learn transformer whose input is a
 sequence of image paths or a records DataFrame (column ``image``).
@@ -25,7 +27,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .cache import FeatureCache, default_cache_dir
-from .imageio import ImageError, load_image
+from .imageio import ImageError, check_image, load_image
 
 __all__ = [
     "Extractor",
@@ -51,6 +53,8 @@ class Extractor:
     reference: str = ""
 
     def __call__(self, image: np.ndarray, source: object = None) -> np.ndarray:
+        """Features of one image; :class:`ImageError` naming ``source`` for an image it cannot take."""
+        check_image(image, source)
         try:
             vec = np.asarray(self.func(image, **dict(self.params)), dtype=np.float64).ravel()
         except ImageError as exc:
@@ -192,7 +196,7 @@ def extract_features(paths: Sequence[str], extractor: Extractor | str, *,
     dims = {v.shape[0] for v, _, _ in outs if v is not None}
     if len(dims) > 1:
         raise ValueError(f"{ext.name} returned vectors of different lengths: {sorted(dims)}")
-    d = dims.pop() if dims else 0
+    d = dims.pop() if dims else 0       # every image failed: width unknown, X is (n, 0)
     X = np.full((len(paths), d), np.nan)
     failures: dict[str, str] = {}
     hits = 0
@@ -218,7 +222,9 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
     """scikit-learn transformer: image paths (or records) -> feature matrix.
 
     Rows of images that could not be processed are NaN and listed in ``failures_``
-    (path -> reason); callers drop them and report them.
+    (path -> reason); callers drop them and report them.  ``n_features_out_`` is the width
+    seen so far; a call in which every image fails returns NaN rows of that width (one
+    column before any success), never a 0-column matrix whose rows would read as valid.
     """
 
     def __init__(self, extractor: str = "brisque", params: dict | None = None, cache_dir: Any = True,
@@ -244,4 +250,7 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         if not hasattr(self, "failures_"):
             self.failures_ = {}
         self.failures_.update(res.failures)
-        return res.X
+        if res.X.shape[1]:
+            self.n_features_out_ = res.X.shape[1]
+            return res.X
+        return np.full((len(res.X), getattr(self, "n_features_out_", 1)), np.nan)

@@ -11,7 +11,10 @@ Conventions (stated once, cited by every module that uses them):
 * :func:`rgb_to_y` is the luma of MATLAB ``rgb2ycbcr`` (ITU-R BT.601, studio swing):
   ``Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255`` in ``[16, 235]`` (float64).
 
-Problems raise :class:`ImageError`, which names the file (or array) and the reason.
+Problems raise :class:`ImageError`, which names the file (or array) and the reason:
+unreadable or truncated files, images larger than Pillow's decompression-bomb limit, and
+arrays no extractor can take (:func:`check_image`: NaN/inf, values outside the ranges
+above, wrong shapes).
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ __all__ = [
     "rgb_to_y",
     "to_gray",
     "to_y",
+    "check_image",
     "check_min_size",
     "check_not_constant",
     "check_same_size",
@@ -81,6 +85,9 @@ def load_image(path: PathLike) -> np.ndarray:
                 arr = np.asarray(im.convert("RGB"))
     except ImageError:
         raise
+    except Image.DecompressionBombError as exc:   # Pillow refuses more than 2 x MAX_IMAGE_PIXELS
+        raise ImageError(p, f"image too large to decode safely (Pillow's decompression-bomb limit): {exc}") \
+            from None
     except UnidentifiedImageError:
         raise ImageError(p, "not a readable image (unknown format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -150,7 +157,39 @@ def rgb_to_y(image: np.ndarray, source: object = None) -> np.ndarray:
     return 16.0 + rgb @ Y_WEIGHTS
 
 
+def check_image(image: np.ndarray, source: object = None) -> None:
+    """The one input check of every extractor and metric: raise :class:`ImageError` unless
+    ``image`` is a non-empty ``H x W`` grey or ``H x W x 1/3/4`` array with finite values in
+    its dtype's range: uint8, uint16, bool, other integers in ``[0, 255]``, floats in
+    ``[0, 255]`` when grey (``[0, 1]`` is read as a fraction, see :func:`rgb_to_gray`) and in
+    ``[0, 1]`` when RGB (:func:`as_rgb_uint8`).
+    """
+    arr = np.asarray(image)
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3, 4))):
+        raise ImageError(source, f"expected an H x W grey or H x W x 3 RGB image, got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ImageError(source, "empty image")
+    grey = arr.ndim == 2 or arr.shape[2] == 1
+    if arr.dtype in (np.uint8, np.uint16, bool):
+        return
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)):
+            raise ImageError(source, "image has non-finite values (NaN or inf)")
+        lo, hi = float(arr.min()), float(arr.max())
+        top = 255.0 if grey else 1.0
+        if lo < 0 or hi > top:
+            raise ImageError(source, f"{'grey' if grey else 'RGB'} float image must lie in [0, {top:g}]"
+                                     f"{' (or [0, 1])' if grey else ''}; its values span [{lo:g}, {hi:g}]")
+        return
+    if np.issubdtype(arr.dtype, np.integer):
+        if arr.min() < 0 or arr.max() > 255:
+            raise ImageError(source, f"integer image of dtype {arr.dtype} outside [0, 255]")
+        return
+    raise ImageError(source, f"unsupported dtype {arr.dtype}")
+
+
 def _grey_float(image: np.ndarray, source: object) -> np.ndarray:
+    check_image(image, source)
     arr = np.asarray(image)
     if arr.ndim == 3:
         arr = arr[:, :, 0]

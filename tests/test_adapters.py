@@ -445,13 +445,13 @@ def test_clive_fake_tree(tmp_path):
         _img(root / "Images" / "trainingImages" / n)
     _img(root / "Images" / "100.bmp")
     _img(root / "Images" / "1002.jpg")                          # case differs from the .mat entry
-    df = load_dataset("clive", data_root=tmp_path)
+    df = load_dataset("clive", data_root=tmp_path, include_training=True)
     _check_frame(df, "clive")
     assert len(df) == 9 and df.iloc[0]["image"].endswith("Images/trainingImages/t1.bmp")
     assert df.iloc[8]["image"].endswith("Images/1002.jpg") and df["split"].eq("").all()
     assert df["content"].tolist()[-2:] == ["100", "1002"]
     np.testing.assert_allclose(df["score"], mos)
-    short = load_dataset("clive", root, include_training=False)
+    short = load_dataset("clive", root)          # default: the test images only, as the papers report
     assert short["content"].tolist() == ["100", "1002"]
     (root / "Data" / "AllMOS_release.mat").unlink()
     with pytest.raises(DatasetError, match="AllMOS_release.mat: score file not found"):
@@ -470,12 +470,12 @@ def test_clive_real_score_files(shared, tmp_path):
     assert names[:7] == [f"t{i}.bmp" for i in range(1, 8)]
     _touch(root / "Images" / "trainingImages", names[:7])
     _touch(root / "Images", names[7:])
-    df = load_dataset("clive", root)
+    df = load_dataset("clive", root, include_training=True)
     _check_frame(df, "clive")
     assert len(df) == 1169 and df["content"].is_unique
     assert df.iloc[6]["image"].endswith("trainingImages/t7.bmp") and df.iloc[7]["image"].endswith("Images/100.bmp")
     assert df["score"].between(0, 100).all()
-    assert len(load_dataset("clive", root, include_training=False)) == 1162
+    assert len(load_dataset("clive", root)) == 1162    # the papers' 1162 test images by default
 
 
 # ----------------------------------------------------------------------------- KonIQ-10k
@@ -680,3 +680,37 @@ def test_biq2021_shared_dev_copy(shared):
     assert df["split"].value_counts().to_dict() == {"train": 2000, "test": 500}
     assert df["score"].between(0, 1).all()
     assert set(df["content"].str[:4]) == {"ss01", "ss02", "ss03"}
+
+
+# ----------------------------------------------------------------------------- checks on every adapter's records
+def _biq_tree(tmp_path, train_rows, test_rows, images=("ss01 (1).jpg", "ss03 (7).jpg", "ss02 (9).jpg")):
+    root = tmp_path / "BIQ2021"
+    root.mkdir()
+    (root / "Train (Images and MOS).csv").write_text("Image Name,MOS\n" + "".join(f"{r}\n" for r in train_rows))
+    (root / "Test (Images and MOS).csv").write_text("Image Name,MOS\n" + "".join(f"{r}\n" for r in test_rows))
+    for n in images:
+        _img(root / "Images" / n)
+    return root
+
+
+@pytest.mark.parametrize("name", ["../../outside.jpg", "{abs}"])
+def test_score_file_naming_a_file_outside_the_dataset_is_rejected(tmp_path, name):
+    outside = _img(tmp_path / "outside.jpg")            # exists: without the check it would be read and trained on
+    name = name.format(abs=outside)
+    root = _biq_tree(tmp_path, ["ss01 (1).jpg,0.3", f"{name},0.9"], ["ss02 (9).jpg,0.5"])
+    with pytest.raises(DatasetError, match="outside.jpg: image lies outside the dataset folder"):
+        load_dataset("biq2021", root)
+
+
+def test_official_split_overlap_is_an_error_and_duplicates_are_reported(tmp_path):
+    from benchmark.datasets import DatasetWarning
+
+    root = _biq_tree(tmp_path, ["ss01 (1).jpg,0.3", "ss02 (9).jpg,0.4"], ["ss02 (9).jpg,0.5"])
+    with pytest.raises(DatasetError, match=r"official split: 1 image\(s\) in both the training and the test part"):
+        load_dataset("biq2021", root)
+    (root / "Test (Images and MOS).csv").write_text("Image Name,MOS\nss03 (7).jpg,0.5\n")
+    (root / "Train (Images and MOS).csv").write_text("Image Name,MOS\nss01 (1).jpg,0.3\nss01 (1).jpg,0.3\n"
+                                                     "ss02 (9).jpg,0.4\n")
+    with pytest.warns(DatasetWarning, match=r"1 image\(s\) listed more than once \(2 rows\)"):
+        df = load_dataset("biq2021", root)
+    assert len(df) == 4

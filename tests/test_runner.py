@@ -123,11 +123,14 @@ def test_run_writes_tables_and_resumes(tiny):
     md = (out / "tables.md").read_text()
     assert "MAD" in md and "Brightness" in md and "nan" not in md.lower()
     m = res.metrics
-    assert set(m["method"]) == {"mad", "bright"}
+    assert set(m["method"]) == {"mad", "bright", "broken"}    # the failed method keeps its rows
     assert len(m[m.method == "bright"]) == 3                  # one row per split
     mad = m[m.method == "mad"]
     assert (mad["srocc"] > 0.8).all()                          # lower-is-better metric vs DMOS: positive
-    assert np.isfinite(m[["srocc", "plcc", "krocc", "rmse"]].to_numpy()).all()   # never a NaN in a table
+    ok = m[m.status == "ok"]
+    assert set(ok["method"]) == {"mad", "bright"} and (m[m.method == "broken"]["status"] == "failed").all()
+    assert np.isfinite(ok[["srocc", "plcc", "krocc", "rmse"]].to_numpy()).all()   # never a NaN in a table
+    assert "failed" in md and "weights not found" in md       # its row says failed, the note says why
     fails = pd.read_csv(out / "failures.csv", keep_default_na=False)
     assert any("c0_l4.png" in i for i in fails["image"])
     assert "weights not found" in " ".join(fails["reason"])    # the broken method is reported

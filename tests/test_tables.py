@@ -35,14 +35,17 @@ def test_single_dataset_table_groups_and_bold_top_three():
     assert t.row_groups == ["FR", "FR", "NR hand-crafted", "NR deep", "NR deep"]
     md = t.to_markdown()
     lines = md.splitlines()
-    assert "| Method | synth SROCC | synth PLCC | live SROCC | live PLCC |" in md
-    assert lines.index("| *FR* | | | | |") < lines.index("| *NR hand-crafted* | | | | |") < lines.index("| *NR deep* | | | | |")
+    assert ("| Method | synth SROCC | synth PLCC | synth PLCC raw | live SROCC | live PLCC | live PLCC raw |"
+            in md)
+    empty = " |" * 6
+    assert lines.index(f"| *FR* |{empty}") < lines.index(f"| *NR hand-crafted* |{empty}") < \
+        lines.index(f"| *NR deep* |{empty}")
     # top three of the synth SROCC column: cnn 0.96, ssim 0.91, psnr 0.81 are bold; brisque and kang are not
     assert "| CNN+SVR | **0.960**" in md and "| SSIM | **0.910**" in md and "| PSNR | **0.810**" in md
     assert "| BRISQUE | 0.710" in md and "| Kang | 0.610" in md
     tex = t.to_latex()
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
-    assert "\\multicolumn{2}{c}{synth}" in tex and "\\textbf{0.960}" in tex
+    assert "\\multicolumn{3}{c}{synth}" in tex and "\\textbf{0.960}" in tex
     assert "\\textit{NR deep}" in tex
 
 

@@ -13,6 +13,11 @@ Record columns (every later stage reads only these):
 ``split``       official split (``"train"``, ``"val"``, ``"test"``) or ``""``
 ``dataset``     registry name of the dataset
 ==============  ===============================================================
+
+:func:`validate_records` (run by :func:`load_dataset`) rejects images and references that
+lie outside the dataset's folder (a score file naming ``../x.jpg`` or ``/abs/x.jpg``), and
+an official split that is not disjoint (an image or a content id in both the training and
+the test part); it warns (:class:`DatasetWarning`) about images listed more than once.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ import pandas as pd
 __all__ = [
     "RECORD_COLUMNS",
     "DatasetError",
+    "DatasetWarning",
     "DatasetInfo",
     "register_dataset",
     "get_dataset_info",
@@ -52,6 +58,10 @@ class DatasetError(FileNotFoundError):
         super().__init__(f"dataset {dataset!r} at {root}: {len(probs)} problem(s):\n  {shown}{more}")
 
 
+class DatasetWarning(UserWarning):
+    """A dataset that loads but looks wrong (e.g. an image listed twice); the runner reports it."""
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """Registry entry: metadata and the loader of one database's native layout."""
@@ -66,6 +76,7 @@ class DatasetInfo:
     score_range: tuple[float, float] | None = None
     official_split: bool = False
     builtin: bool = False                   # generated locally (no --data-root needed)
+    generated_in_cache: bool = False        # its loader's root is the cache folder it generates images into
     paper: str = ""
     notes: str = ""
     aliases: tuple[str, ...] = ()
@@ -158,7 +169,15 @@ def make_records(rows: list[dict] | pd.DataFrame, dataset: str) -> pd.DataFrame:
 
 
 def validate_records(df: pd.DataFrame, dataset: str, root: object = None, check_files: bool = True) -> pd.DataFrame:
-    """Check columns, scores and (optionally) that every image/reference file exists."""
+    """Check columns, scores, where the files are and the official split; optionally that every file exists.
+
+    Errors (one :class:`DatasetError` listing them): missing columns, no rows, a non-finite
+    score, an image or reference outside ``root`` (when ``root`` is given; the check is on
+    the normalised path, so symbolic links inside the folder are followed wherever they
+    point), an official split whose training and test parts share an image or a content id
+    (the protocol promises content-disjoint sets), and (``check_files``) a missing file.
+    Images listed more than once are reported with a :class:`DatasetWarning`.
+    """
     missing_cols = [c for c in RECORD_COLUMNS if c not in df.columns]
     if missing_cols:
         raise DatasetError(dataset, root, [f"records lack columns {missing_cols}"])
@@ -167,6 +186,18 @@ def validate_records(df: pd.DataFrame, dataset: str, root: object = None, check_
         problems.append("no images listed")
     bad = df.index[~np.isfinite(df["score"].to_numpy(dtype=float))]
     problems += [f"{df.at[i, 'image']}: score is not a finite number" for i in bad]
+    if root is not None:
+        base = os.path.normpath(os.path.abspath(os.fspath(root)))
+        outside = set()
+        for col in ("image", "ref"):
+            for p in df[col]:
+                if p and p not in outside:
+                    q = os.path.normpath(os.path.abspath(p))
+                    if os.path.commonpath([base, q]) != base:
+                        outside.add(p)
+                        problems.append(f"{p}: {'image' if col == 'image' else 'reference'} lies outside the "
+                                        f"dataset folder {base} (score files must name files inside it)")
+    problems += _split_problems(df)
     if check_files:
         seen: set[str] = set()
         for col in ("image", "ref"):
@@ -177,7 +208,32 @@ def validate_records(df: pd.DataFrame, dataset: str, root: object = None, check_
                         problems.append(f"{p}: file not found")
     if problems:
         raise DatasetError(dataset, root, problems)
+    dup = df["image"][df["image"].duplicated(keep=False)]
+    if len(dup):
+        names = list(dict.fromkeys(dup))
+        import warnings
+
+        warnings.warn(DatasetWarning(
+            f"{len(names)} image(s) listed more than once ({len(dup)} rows), e.g. {names[0]}; "
+            f"each row is used as listed"), stacklevel=2)
     return df.reset_index(drop=True)
+
+
+def _split_problems(df: pd.DataFrame) -> list[str]:
+    """An official split whose training and test parts overlap (images or content ids)."""
+    split = df["split"].astype(str).str.lower()
+    train, test = split.eq("train"), split.eq("test")
+    if not (train.any() and test.any()):
+        return []
+    out = []
+    both = sorted(set(df.loc[train, "image"]) & set(df.loc[test, "image"]))
+    if both:
+        out.append(f"official split: {len(both)} image(s) in both the training and the test part, e.g. {both[0]}")
+    shared = sorted(set(df.loc[train, "content"].astype(str)) & set(df.loc[test, "content"].astype(str)))
+    if shared and not both:
+        out.append(f"official split: {len(shared)} content id(s) in both the training and the test part, "
+                   f"e.g. {shared[0]!r}")
+    return out
 
 
 def find_file(folder: Path, name: str) -> Path:

@@ -19,7 +19,8 @@ Generation is deterministic (noise from :func:`.distortions.distortion_rng` seed
 written to a temporary folder beside the target, which is then renamed.  The set lives in
 ``<root>/synth-v<GENERATOR_VERSION>`` (default options) or
 ``<root>/synth-v<GENERATOR_VERSION>-<size>px-<n>c-<hash>`` (other options), where ``root``
-defaults to the feature-cache folder (``$IQABENCH_CACHE`` or ``~/.cache/iqabench``).  A
+defaults to the feature-cache folder (``$IQABENCH_CACHE`` or ``~/.cache/iqabench``); the
+runner passes its ``--cache-dir`` as ``root``.  A
 later load reuses it when ``info.json`` (generator version, options) matches and every
 file of ``manifest.csv`` is present with its recorded size; otherwise it is regenerated.
 Bump :data:`GENERATOR_VERSION` whenever the images would change.
@@ -337,6 +338,7 @@ register_dataset(DatasetInfo(
     score_range=(1.0, 5.0),
     official_split=False,
     builtin=True,
+    generated_in_cache=True,
     paper="distortion models after KADID-10k (Lin, Hosu, Saupe, QoMEX 2019) and DBCNN (Zhang et al., TCSVT 2020)",
     notes="score = distortion severity level 1..5, not a human opinion (DMOS-like: higher is worse); "
           "packaged photos (scikit-image, scikit-learn, matplotlib), generated on first use",

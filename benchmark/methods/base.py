@@ -76,6 +76,7 @@ class MethodInfo:
     suite: str                       # one of SUITES
     higher_better: bool = True       # direction of the raw prediction
     trainable: bool = False
+    trains_network: bool = False     # trains/fine-tunes a neural network (at most 3 splits on a CPU)
     label: str = ""                  # row label in tables (defaults to name)
     paper: str = ""
     reference: str = ""

@@ -99,5 +99,5 @@ _METHODS = [
 
 for _name, _factory, _kind, _group, _label, _paper, _desc in _METHODS:
     register_method(MethodInfo(name=_name, factory=_factory, kind=_kind, group=_group, suite="deep",
-                               higher_better=True, trainable=True, label=_label, paper=_paper,
+                               higher_better=True, trainable=True, trains_network=True, label=_label, paper=_paper,
                                reference=REFERENCE, requires=_REQ, description=_desc))

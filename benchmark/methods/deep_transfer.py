@@ -141,5 +141,5 @@ for _name, _arch, _tap, _label, _desc in _SVR:
                                requires=_REQ, description=_desc))
 for _name, _arch, _head, _label, _desc in _FT:
     register_method(MethodInfo(name=_name, factory=_finetune(_arch, _head), kind="NR", group="NR deep",
-                               suite="deep", higher_better=True, trainable=True, label=_label,
+                               suite="deep", higher_better=True, trainable=True, trains_network=True, label=_label,
                                paper=f"{KIM}; {BIANCO}", reference=REFERENCE, requires=_REQ, description=_desc))

@@ -8,9 +8,11 @@ Native layout (``ChallengeDB_release/``)::
     Images/trainingImages/t1..t7.bmp
 
 The first 7 entries (``t1.bmp`` .. ``t7.bmp``) are the images used to train the human
-subjects before the study (release README); they have MOS like the others and are kept
-(``include_training=False`` drops them, leaving the 1162 images most papers report).
-They have no relation to any machine-learning split: ``split`` is ``""`` for all.
+subjects before the study (release README).  By default they are left out, leaving the
+1162 test images the papers report (Kim et al. 2017, Table II; Ghadiyaram and Bovik);
+``include_training=True`` keeps them (1169 images; on the command line
+``--dataset-option clive.include_training=true``).  They have no relation to any
+machine-learning split: ``split`` is ``""`` for all.
 Images are looked up in ``Images/`` then ``Images/trainingImages/`` (case-insensitive).
 MOS in [0, 100], higher is better.  Content id: the image stem (no scenes).
 """
@@ -29,8 +31,8 @@ DISTORTION_NAMES: dict[str, str] = {}   # authentic distortions: no types
 N_TRAINING = 7
 
 
-def load_clive(root: Path, include_training: bool = True) -> pd.DataFrame:
-    """Records of CLIVE (1169 images, or 1162 without the 7 subject-training images)."""
+def load_clive(root: Path, include_training: bool = False) -> pd.DataFrame:
+    """Records of CLIVE: the 1162 test images (1169 with the 7 subject-training images)."""
     root = Path(root)
     names_path = score_file("clive", root, ["Data/AllImages_release.mat"], what="image-name file")
     mos_path = score_file("clive", root, ["Data/AllMOS_release.mat"])
@@ -57,7 +59,8 @@ register_dataset(DatasetInfo(
     score_range=(0.0, 100.0), official_split=False,
     paper="D. Ghadiyaram, A.C. Bovik, 'Massive online crowdsourced study of subjective and objective "
           "picture quality', IEEE TIP 25(1), 2016",
-    notes="1169 entries: 7 subject-training images t1..t7 (kept by default, Images/trainingImages/) and the "
-          "1162 test images; MOS 0..100, higher is better; no official split.",
+    notes="the 1162 test images (the papers' set); the 7 subject-training images t1..t7 "
+          "(Images/trainingImages/) with include_training=True (1169); MOS 0..100, higher is better; "
+          "no official split.",
     aliases=("livec", "live_challenge", "LIVEChallenge", "livechallenge", "ChallengeDB", "CLIVE"),
 ))
