@@ -41,10 +41,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 from scipy.special import gamma as _gamma
@@ -55,8 +55,18 @@ from .extraction import register_extractor
 from .imageio import ImageError, check_not_constant, load_image
 from .imresize import imresize
 
-__all__ = ["PristineModel", "load_pristine_model", "fit_pristine_model", "block_features", "niqe", "extract",
-           "BLOCK_SIZE", "SHARPNESS_THRESHOLD", "FEATURE_NAMES", "MODEL_FILE"]
+__all__ = [
+    "BLOCK_SIZE",
+    "FEATURE_NAMES",
+    "MODEL_FILE",
+    "SHARPNESS_THRESHOLD",
+    "PristineModel",
+    "block_features",
+    "extract",
+    "fit_pristine_model",
+    "load_pristine_model",
+    "niqe",
+]
 
 VERSION = "1"
 BLOCK_SIZE = 96
@@ -108,7 +118,7 @@ class PristineModel:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike, block_size: int = BLOCK_SIZE) -> "PristineModel":
+    def load(cls, path: str | os.PathLike, block_size: int = BLOCK_SIZE) -> PristineModel:
         arr = np.loadtxt(path, dtype=np.float64)
         if arr.shape != (37, 36):
             raise ValueError(f"{path}: expected 37 rows of 36 values (mu, then cov), got {arr.shape}")

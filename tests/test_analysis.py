@@ -196,7 +196,10 @@ def test_cached_features_read_the_cache_only(tmp_path, astronaut_small):
 
 # ----------------------------------------------------------------------------------- table shapes
 def test_cross_per_distortion_and_tid_groups():
-    from benchmark.analysis.shapes import cross_per_distortion_tables, tid2013_group_table
+    from benchmark.analysis.shapes import (
+        cross_per_distortion_tables,
+        tid2013_group_table,
+    )
 
     rng = np.random.default_rng(0)
     y = rng.normal(size=60)
@@ -204,7 +207,7 @@ def test_cross_per_distortion_and_tid_groups():
     test = _frame([f"b{i}" for i in range(60)], y, y + rng.normal(0, 0.3, 60), dist_type=types)
     train_within = _frame([f"a{i}" for i in range(40)], y[:40], y[:40], dist_type=np.repeat(["jpeg", "jpeg2000"], 20))
     results = [(_info("m"), "within", "A", "A", "r00", train_within), (_info("m"), "one-vs-one", "A", "B", "all", test)]
-    (stem, t, frame), = cross_per_distortion_tables(results)
+    (stem, t, _), = cross_per_distortion_tables(results)
     assert stem == "cross_per_distortion_A__B"
     cols = [c for c, _ in t.columns]
     assert cols[:4] == ["jpeg", "jpeg2000", "shared (2)", "ALL"] and "contrast" not in cols

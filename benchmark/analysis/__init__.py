@@ -39,14 +39,18 @@ def write_analyses(out: Path, results: list, metrics: pd.DataFrame, summary: pd.
     if metrics is None or metrics.empty:
         return files
 
-    def timed(name, fn, *a, **k):
+    def timed(name, default, fn, *a, **k):
+        """Run one analysis; a failure is reported in analyses.json, never ends the run."""
         t0 = time.perf_counter()
         try:
             return fn(*a, **k)
+        except Exception as exc:  # noqa: BLE001 - an analysis must not lose the run's tables
+            notes.append(f"{name} failed: {type(exc).__name__}: {exc}")
+            return default
         finally:
             timings[name] = round(time.perf_counter() - t0, 3)
 
-    ci = timed("intervals", rep.intervals, results)
+    ci = timed("intervals", pd.DataFrame(), rep.intervals, results)
     if not ci.empty and summary is not None and not summary.empty:
         s = summary.drop(columns=[c for c in ("srocc_ci_low", "srocc_ci_high") if c in summary.columns])
         s = s.merge(ci.rename(columns={"test_set": "_ts"}), how="left",
@@ -54,13 +58,13 @@ def write_analyses(out: Path, results: list, metrics: pd.DataFrame, summary: pd.
         s.loc[s["plan"] != "within", ["srocc_ci_low", "srocc_ci_high"]] = np.nan
         files.append(atomic_to_csv(s, out / "summary.csv"))
     cfg = meta.get("config", {}) if meta else {}
-    tables += timed("significance", rep.significance_tables, results, metrics, cfg)
-    sev_tables, sev_frame = timed("severity", rep.severity_tables, results)
+    tables += timed("significance", [], rep.significance_tables, results, metrics, cfg)
+    sev_tables, sev_frame = timed("severity", ([], None), rep.severity_tables, results)
     tables += sev_tables
-    rec_tables, rec_result, rec_notes = timed("recognition", rep.recognition_tables, metrics, cfg)
+    rec_tables, rec_result, rec_notes = timed("recognition", ([], None, []), rep.recognition_tables, metrics, cfg)
     tables += rec_tables
     notes += rec_notes
-    tables += timed("shapes", rep.shape_tables, results, summary)
+    tables += timed("shapes", [], rep.shape_tables, results, summary)
     md = ["# iqabench analyses", ""]
     tex = ["% iqabench analyses (generated; do not edit)", "% needs \\usepackage{booktabs}", ""]
     for stem, t, frame in tables:
@@ -79,9 +83,7 @@ def write_analyses(out: Path, results: list, metrics: pd.DataFrame, summary: pd.
         files.append(atomic_to_csv(rec_result.accuracy, out / "recognition.csv"))
         files.append(atomic_to_csv(rec_result.confusion, out / "recognition_confusion.csv"))
     if plots:
-        t0 = time.perf_counter()
-        files += rep.plots(out / "plots", sev_frame, rec_result)
-        timings["plots"] = round(time.perf_counter() - t0, 3)
+        files += timed("plots", [], rep.plots, out / "plots", sev_frame, rec_result)
     files.append(atomic_write_text(out / "analyses.json", json.dumps(
         {"seconds": timings, "total_seconds": round(sum(timings.values()), 3), "notes": notes}, indent=1)))
     return files

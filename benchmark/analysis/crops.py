@@ -18,11 +18,12 @@ matrix goes through the shared :class:`features.cache.FeatureCache` (entry
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["CropFeatures", "POOLINGS", "pool_crops"]
+__all__ = ["POOLINGS", "CropFeatures", "pool_crops"]
 
 VERSION = "1"
 #: Bianco et al.'s aggregation strategies; "prediction" (average of per-crop SVR scores) is done by the regressor
@@ -70,6 +71,8 @@ class CropFeatures:
         from deep.backbones import build_backbone
         from deep.features import FeatureNet
 
+        if getattr(self, "net_", None) is None and getattr(self.cnn, "net_", None) is not None:
+            self.net_ = self.cnn.net_                    # the CNNFeatures' own network, already built
         if getattr(self, "net_", None) is None:
             import warnings
 

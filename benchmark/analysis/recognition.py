@@ -22,13 +22,14 @@ each training split; its fitted state is read from the cache too.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["FeatureSet", "feature_sets", "cached_features", "recognise", "recognition_frame", "MAJORITY"]
+__all__ = ["MAJORITY", "FeatureSet", "cached_features", "feature_sets", "recognise", "recognition_frame"]
 
 MAJORITY = "(majority)"
 
@@ -62,7 +63,7 @@ def feature_sets(method_names: Sequence[str], ctx: Any) -> tuple[list[FeatureSet
             continue
         try:
             est = info.factory(ctx)
-        except Exception as exc:        # e.g. weights not found: the method also failed in the run
+        except Exception as exc:  # noqa: BLE001 - e.g. weights not found (the method failed in the run too)
             skipped[name] = f"{type(exc).__name__}: {exc}"
             continue
         t = getattr(est, "features", None)

@@ -12,7 +12,7 @@ from ..tables import Table, _method_rows
 from . import significance as sig
 from .severity import MAX_STEP, SUBJECTIVE, severity_frame, severity_summary
 
-__all__ = ["intervals", "significance_tables", "severity_tables", "recognition_tables", "shape_tables", "plots"]
+__all__ = ["intervals", "plots", "recognition_tables", "severity_tables", "shape_tables", "significance_tables"]
 
 
 def intervals(results: list) -> pd.DataFrame:
@@ -39,8 +39,8 @@ def significance_tables(results: list, metrics: pd.DataFrame, cfg: dict) -> list
         if design == "splits":
             k = int(pairs["n"].max())
             how = (f"Wilcoxon signed-rank test on the per-split SROCCs of the same {k} content-disjoint splits "
-                   f"(two-sided, exact), Holm-corrected over the {len(pairs)} pairs (family-wise alpha "
-                   f"{sig.ALPHA})")
+                   f"(two-sided, exact), Holm-corrected over the {len(pairs)} pair(s) (family-wise "
+                   f"alpha {sig.ALPHA})")
             notes = [f"With {k} splits the smallest attainable p is {2 / 2 ** k:.3g}; Holm's first threshold "
                      f"is {sig.ALPHA / len(pairs):.3g}" + (": no pair can be significant." if 2 / 2 ** k >=
                                                              sig.ALPHA / len(pairs) else ".")]
@@ -52,7 +52,7 @@ def significance_tables(results: list, metrics: pd.DataFrame, cfg: dict) -> list
             n = int(pairs["n"].max())
             how = (f"paired bootstrap of the SROCC difference over the {n} test images of the official split "
                    f"({sig.N_BOOT} draws, seed {sig.SEED}; normal-approximation p from the bootstrap standard "
-                   f"error), Holm-corrected over the {len(pairs)} pairs (family-wise alpha {sig.ALPHA})")
+                   f"error), Holm-corrected over the {len(pairs)} pair(s) (family-wise alpha {sig.ALPHA})")
             notes = ["The CSV gives each pair's 95% percentile interval of the SROCC difference (uncorrected)."]
         t = Table(f"Significance matrix on {ds}", f"1: the row's SROCC is significantly higher than the "
                   f"column's; -1: significantly lower; 0: not significantly different. Test: {how}.",
@@ -90,7 +90,7 @@ def severity_tables(results: list) -> tuple[list, pd.DataFrame]:
               "the fraction of image pairs one level step (step 1: adjacent levels) or two steps apart that the "
               "method orders correctly (ties count one half); mean over splits. 'Subjective scores' applies the "
               "same statistics to the dataset's own scores (Bianco et al., final remarks).",
-              labels, cols, vals, groups, notes=notes)
+              labels, cols, vals, groups, bold_top=0, notes=notes)
     return [("severity", t, summ)], frame
 
 
@@ -119,7 +119,7 @@ def _datasets_and_splits(names: list[str], cfg: dict) -> tuple[dict, list[str]]:
         try:
             rec = load_dataset(name, data_root=rc.data_root, **opts)
             splits = plan_splits(rec, rc.protocol, n_repeats=rc.repeats, test_size=rc.test_size, seed=rc.seed)
-        except Exception as exc:    # the analysis must not end the run
+        except Exception as exc:  # noqa: BLE001 - the analysis must not end the run
             notes.append(f"{name}: records not reloaded for recognition ({type(exc).__name__}: {exc})")
             continue
         out[name] = (rec, splits)
@@ -168,8 +168,8 @@ def recognition_tables(metrics: pd.DataFrame, cfg: dict):
 
 # ------------------------------------------------------------------------------------- paper table shapes
 def shape_tables(results: list, summary: pd.DataFrame) -> list[tuple[str, Table, pd.DataFrame | None]]:
-    from .shapes import cross_per_distortion_tables, tid2013_group_table
     from ..tables import cross_matrix_table, lodo_best_table
+    from .shapes import cross_per_distortion_tables, tid2013_group_table
 
     out = []
     if summary is not None and not summary.empty and (summary["plan"] == "one-vs-one").any():

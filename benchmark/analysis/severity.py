@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["severity_frame", "severity_summary", "level_directions", "SUBJECTIVE", "MAX_STEP"]
+__all__ = ["MAX_STEP", "SUBJECTIVE", "level_directions", "severity_frame", "severity_summary"]
 
 SUBJECTIVE = "(subjective)"
 MAX_STEP = 4

@@ -15,7 +15,7 @@ import pandas as pd
 from ..evaluation import evaluate
 from ..tables import TID2013_GROUPS, Table, _method_rows, group_srocc_table
 
-__all__ = ["cross_per_distortion_tables", "tid2013_group_table", "MIN_PLCC_N"]
+__all__ = ["MIN_PLCC_N", "cross_per_distortion_tables", "tid2013_group_table"]
 
 MIN_PLCC_N = 10    # as the runner's per-distortion rows: fewer images get SROCC only
 

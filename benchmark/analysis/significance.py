@@ -34,15 +34,25 @@ over splits is in ``srocc_std``).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import combinations
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["holm", "wilcoxon_p", "corrected_t_p", "bootstrap_srocc", "pairwise_tests", "significance_matrix",
-           "srocc_intervals", "N_BOOT", "ALPHA", "SEED"]
+__all__ = [
+    "ALPHA",
+    "N_BOOT",
+    "SEED",
+    "bootstrap_srocc",
+    "corrected_t_p",
+    "holm",
+    "pairwise_tests",
+    "significance_matrix",
+    "srocc_intervals",
+    "wilcoxon_p",
+]
 
 N_BOOT = 1000
 ALPHA = 0.05

@@ -34,16 +34,17 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..evaluation import evaluate
 
-__all__ = ["SweepConfig", "run_sweep", "parse_values", "SPECIAL"]
+__all__ = ["SPECIAL", "SweepConfig", "parse_values", "run_sweep"]
 
 SPECIAL = ("n_crops", "pooling", "n_patches", "kernel")
 
