@@ -158,8 +158,8 @@ def recognition_tables(metrics: pd.DataFrame, cfg: dict):
     how = ("C = 10 (--quick: no search)" if cfg.get("quick")
            else "C by grouped cross-validation on the training contents")
     t = Table("Distortion-type recognition", f"Accuracy of an SVC (RBF; {how}) predicting the distortion type "
-              "from each method's features, on the run's content-disjoint splits (mean over splits). 'Majority class' predicts the training split's most "
-              "frequent type. Confusion matrices: recognition_confusion.csv and plots/recognition_<dataset>.png.",
+              "from each method's features, on the run's content-disjoint splits (mean over splits). "
+              "'Majority class' predicts the training split's most frequent type. Confusion matrices: recognition_confusion.csv and plots/recognition_<dataset>.png.",
               [labels_of.get(m, m) if m != MAJORITY else "Majority class" for m in order],
               [(d, "") for d in datasets], vals, ["Reference"] + ["Features"] * (len(order) - 1), bold_top=1,
               notes=tnotes)
