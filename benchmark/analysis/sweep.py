@@ -440,9 +440,11 @@ def sweep_table(frame: pd.DataFrame, cfg: SweepConfig, n_train: list[int], n_tes
              "n_patches": f" N_p random 32x32 patches from a pool scored once per test image, {cfg.draws} draws "
                           f"averaged; 'all' = every non-overlapping patch.",
              "pooling": f" {cfg.crops or 25} crops per image."}.get(cfg.param, "")
-    grid = "small (quick) SVR grid" if cfg.quick else "full SVR grid"
+    grid = ""
+    if cfg.param in ("n_crops", "pooling", "kernel") or cfg.method.endswith("_svr"):
+        grid = " Small (quick) SVR grid." if cfg.quick else " Full SVR grid."
     caption = (f"{cfg.method} on {cfg.dataset} ({n_train} training / {n_test} test images{sub}; median over "
-               f"{n_splits} split(s)) as {cfg.param} varies.{extra} SVR methods: {grid}.")
+               f"{n_splits} split(s)) as {cfg.param} varies.{extra}{grid}")
     return Table(f"Sweep of {cfg.param} for {cfg.method}", caption, [str(v) for v in values], cols, vals,
                  bold_top=1, stub=cfg.param)
 
