@@ -1,4 +1,4 @@
-"""Command line: ``python -m benchmark {run,list,tables,goldens}`` (a thin layer over the Python API)."""
+"""Command line: ``python -m benchmark {run,list,tables,goldens,sweep}`` (a thin layer over the Python API)."""
 from __future__ import annotations
 
 import argparse
@@ -118,6 +118,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="aggregate over splits (default: the run's own)")
     t.add_argument("--no-plots", action="store_true")
 
+    sw = sub.add_parser("sweep", help="vary one parameter of one method; tabulate and plot SROCC/PLCC")
+    sw.add_argument("--method", required=True, help="registered method, e.g. mobilenet_v2_svr, deepiqa_nr_patchwise")
+    sw.add_argument("--param", required=True,
+                    help="n_crops | pooling | n_patches | kernel, or any parameter of the method's estimator")
+    sw.add_argument("--values", nargs="+", required=True, help="values to try (ints, floats, names; 'all')")
+    sw.add_argument("--dataset", default="synth")
+    sw.add_argument("--data-root", metavar="DIR")
+    sw.add_argument("--out", default="results/sweep", metavar="DIR")
+    sw.add_argument("--pooling", nargs="+", default=["mean"],
+                    help="n_crops: aggregation line(s): mean min max concat prediction (default mean)")
+    sw.add_argument("--crops", type=int, help="pooling sweep: crops per image (default 25)")
+    sw.add_argument("--train-crops", type=int, default=4, help="prediction pooling: crops per training image")
+    sw.add_argument("--draws", type=int, default=5, help="n_patches: random draws per N_p (default 5)")
+    sw.add_argument("--repeats", type=int, default=3, help="random splits when there is no official split")
+    sw.add_argument("--max-train", type=int, metavar="N", help="random subset of N training images per split")
+    sw.add_argument("--max-test", type=int, metavar="N", help="random subset of N test images per split")
+    sw.add_argument("--cached-only", action="store_true",
+                    help="crop sweeps: use only images whose per-crop features are already cached")
+    sw.add_argument("--set", action="append", metavar="KEY=VALUE", help="fixed estimator parameter (repeatable)")
+    sw.add_argument("--quick", action="store_true", help="small SVR grid and quick CNN presets")
+    sw.add_argument("--seed", type=int, default=0)
+    sw.add_argument("--weights", action="append", metavar="ARCH=PATH")
+    sw.add_argument("--device")
+    sw.add_argument("--n-jobs", type=int, default=1)
+    sw.add_argument("--cache-dir", metavar="DIR")
+    sw.add_argument("--no-plots", action="store_true")
+    sw.add_argument("--no-progress", action="store_true")
+
     g = sub.add_parser("goldens", help="check (default) or regenerate the score-drift golden values")
     g.add_argument("--update", action="store_true", help="rewrite results/reference/ from the current code")
     g.add_argument("--reference", default=None, metavar="DIR", help="golden folder (default results/reference)")
@@ -235,6 +263,31 @@ def cmd_tables(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(a: argparse.Namespace) -> int:
+    from .analysis.sweep import SweepConfig, check_config, parse_values, run_sweep
+
+    fixed: dict = {}
+    for kv in a.set or []:
+        if "=" not in kv:
+            raise SystemExit(f"--set expects KEY=VALUE, got {kv!r}")
+        k, v = kv.split("=", 1)
+        fixed[k.strip()] = parse_values([v])[0]
+    cfg = SweepConfig(method=a.method, param=a.param, values=parse_values(a.values), dataset=a.dataset,
+                      data_root=a.data_root, out=a.out, pooling=a.pooling, crops=a.crops, train_crops=a.train_crops,
+                      draws=a.draws, repeats=a.repeats, max_train=a.max_train, max_test=a.max_test,
+                      cached_only=a.cached_only, quick=a.quick, seed=a.seed,
+                      weights=_weights(a.weights), set_params=fixed, cache_dir=a.cache_dir or True, device=a.device,
+                      n_jobs=a.n_jobs, progress=not a.no_progress, plots=not a.no_plots)
+    try:
+        check_config(cfg)
+    except (KeyError, ValueError) as exc:
+        raise SystemExit(f"sweep: {exc}") from None
+    res = run_sweep(cfg)
+    print(res["table"].to_markdown())
+    print(f"wall time {res['wall_s']:.1f} s; outputs in {a.out}/")
+    return 0
+
+
 def cmd_goldens(a: argparse.Namespace) -> int:
     from .goldens import check_goldens, update_goldens
 
@@ -252,7 +305,8 @@ def cmd_goldens(a: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    handler = {"run": cmd_run, "list": cmd_list, "tables": cmd_tables, "goldens": cmd_goldens}[a.command]
+    handler = {"run": cmd_run, "list": cmd_list, "tables": cmd_tables, "goldens": cmd_goldens,
+               "sweep": cmd_sweep}[a.command]
     return handler(a)
 
 

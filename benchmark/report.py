@@ -324,6 +324,9 @@ def write_all(out: Path, metrics: pd.DataFrame, per_type: pd.DataFrame, failures
     files.append(atomic_write_text(out / "run.json", json.dumps(meta, indent=1, default=str)))
     if plots and results:
         files += write_plots(out / "plots", metrics, results, mapping, aggregate)
+    from .analysis import write_analyses  # significance, severity, recognition, paper table shapes (issue 17)
+
+    files += write_analyses(out, results, metrics, summary, meta, plots=plots)
     return files, summary
 
 

@@ -246,6 +246,8 @@ def _pred_frame(rec: pd.DataFrame, pred: np.ndarray, info: MethodInfo) -> pd.Dat
         "image": rec["image"].to_numpy(),
         "content": rec["content"].astype(str).to_numpy(),
         "dist_type": rec["dist_type"].astype(str).to_numpy(),
+        "dist_level": (rec["dist_level"].to_numpy(dtype=float) if "dist_level" in rec.columns
+                       else np.full(len(rec), np.nan)),
         "y_true": rec["score"].to_numpy(dtype=float),
         "true_higher_better": rec["higher_better"].to_numpy(dtype=bool),
         "y_pred": np.asarray(pred, dtype=float),
@@ -321,6 +323,8 @@ class _Runner:
         cached = self.store.load(info.name, plan, train_name, test_name, split, fp)
         where = {"plan": plan, "train_set": train_name, "split": split}
         if cached is not None:
+            if "dist_level" in test.columns and cached["dist_level"].isna().all():  # saved before dist_level was
+                cached["dist_level"] = test["dist_level"].to_numpy(dtype=float)   # (rows follow `test`: fingerprint)
             self._note_failures(info, test_name, self.store.failures(info.name, plan, train_name, test_name, split),
                                 "test", where)
             self._note_train_failures(info, train, self.store.train_failures(info.name, plan, train_name,

@@ -65,7 +65,8 @@ def _safe(name: str) -> str:
 class PredictionStore:
     """Saved predictions under ``root`` (see module docstring)."""
 
-    COLUMNS = ("image", "content", "dist_type", "y_true", "true_higher_better", "y_pred", "pred_higher_better")
+    COLUMNS = ("image", "content", "dist_type", "dist_level", "y_true", "true_higher_better", "y_pred",
+               "pred_higher_better")
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
@@ -86,6 +87,8 @@ class PredictionStore:
             if len(df) != meta.get("n_rows"):
                 return None
             df["dist_type"] = df["dist_type"].fillna("")
+            if "dist_level" not in df.columns:      # files written before dist_level was saved
+                df.insert(df.columns.get_loc("dist_type") + 1, "dist_level", float("nan"))
             return df
         except (OSError, ValueError, json.JSONDecodeError, pd.errors.ParserError):
             return None
@@ -93,7 +96,7 @@ class PredictionStore:
     def save(self, df: pd.DataFrame, method: str, plan: str, train: str, test: str, split: str, fp: str,
              failures: dict[str, str] | None = None, train_failures: dict[str, str] | None = None) -> Path:
         p = self.path(method, plan, train, test, split)
-        atomic_to_csv(df[list(self.COLUMNS)], p)
+        atomic_to_csv(df.reindex(columns=list(self.COLUMNS)), p)
         atomic_write_text(p.with_suffix(".json"), json.dumps(
             {"fingerprint": fp, "n_rows": int(len(df)), "failures": failures or {},
              "train_failures": train_failures or {}}, indent=1))

@@ -342,3 +342,66 @@ def per_distortion_table(per_type: pd.DataFrame, dataset: str, *, stat: str = "m
             if (m, t) in agg.index:
                 vals[i, j] = agg.loc[(m, t)]
     return Table(f"Per-distortion SROCC on {dataset}", caption, labels, [(t, "") for t in types], vals, groups)
+
+
+# ---------------------------------------------------------------------------------------------
+# Table shapes of the papers (issue 17): Yang et al. Table 3's "best one-vs-one" row and
+# Bosse et al. Table VI's TID2013 distortion groups.
+
+def lodo_best_table(summary: pd.DataFrame, *, metric: str = "plcc", stat: str = "median",
+                    method_order: Sequence[str] | None = None, caption: str = "") -> Table:
+    """Yang et al. Table 3: leave-one-dataset-out ``metric`` per test set, plus a "Best one-vs-one" row.
+
+    The last row holds, per test set, the best one-vs-one result (train on all of one other
+    dataset) over every method and training set; the notes name where each came from.
+    """
+    s = summary[summary["plan"] == "lodo"]
+    methods, labels, groups = _method_rows(s, method_order)
+    tests = list(dict.fromkeys(s["test_set"]))
+    vals = np.full((len(methods) + 1, len(tests)), np.nan)
+    for i, m in enumerate(methods):
+        for j, d in enumerate(tests):
+            hit = s[(s["method"] == m) & (s["test_set"] == d)]
+            if len(hit):
+                vals[i, j] = hit[f"{metric}_{stat}"].iloc[0]
+    o = summary[summary["plan"] == "one-vs-one"]
+    notes = []
+    for j, d in enumerate(tests):
+        od = o[o["test_set"] == d]
+        col = od[f"{metric}_{stat}"]
+        if col.notna().any():
+            best = od.loc[col.idxmax()]
+            vals[-1, j] = best[f"{metric}_{stat}"]
+            lab = best["label"] if "label" in od.columns and pd.notna(best.get("label")) else best["method"]
+            notes.append(f"best one-vs-one on {d}: {lab} trained on {best['train_set']}")
+    t = Table(f"Leave-one-dataset-out {metric.upper()} and the best one-vs-one", caption,
+              labels + ["Best one-vs-one"], [(d, "") for d in tests], vals, groups + [""] if groups else [])
+    t.notes += notes
+    return t
+
+
+#: TID2013 distortion groups (Ponomarenko et al., Signal Process. Image Commun. 30, 2015, the subsets of its
+#: Table 3; used by Bosse et al. Table VI), by TID2013 type number (adapters.tid2013.NATIVE_NAMES).  The TID2013
+#: paper is not among ../shared/papers: this membership is our reading of it and should be checked against it.
+TID2013_GROUPS: dict[str, tuple[int, ...]] = {
+    "Noise": (1, 2, 3, 4, 5, 6, 19),
+    "Actual": (1, 3, 4, 5, 6, 8, 9, 10, 11, 19, 21),
+    "Simple": (1, 8, 10, 11),
+    "Exotic": (12, 13, 14, 15, 16, 17),
+    "New": (18, 19, 20, 21, 22, 23, 24),
+    "Color": (2, 7, 10, 18, 22, 23),
+}
+
+
+def group_srocc_table(group_scores: pd.DataFrame, *, title: str, caption: str = "",
+                      method_order: Sequence[str] | None = None) -> Table:
+    """Methods x groups from tidy rows ``method, label, group, column, value`` (e.g. TID2013 groups)."""
+    methods, labels, groups = _method_rows(group_scores.drop_duplicates("method"), method_order)
+    cols = list(dict.fromkeys(group_scores["column"]))
+    vals = np.full((len(methods), len(cols)), np.nan)
+    idx = group_scores.set_index(["method", "column"])["value"]
+    for i, m in enumerate(methods):
+        for j, c in enumerate(cols):
+            if (m, c) in idx.index:
+                vals[i, j] = idx.loc[(m, c)]
+    return Table(title, caption, labels, [(c, "") for c in cols], vals, groups)

@@ -15,6 +15,7 @@ cornia      CORNIA                        :class:`features.cornia.CorniaFeatures
 
 Training-free (``fit`` does nothing; one cue is the score, higher = sharper / more colourful):
 ``s3`` (S3 index), ``fish`` (FISH), ``colourfulness`` (Hasler & Süsstrunk M3).
+``niqe`` (NIQE, :mod:`features.niqe`; the release's pristine model, lower is better).
 
 CORNIA codebook size (a documented choice): the paper's ``K = 10000`` in the full preset
 (``CORNIA_CODEBOOK["full"]``), ``K = 1000`` in the quick preset.  Measured on one CPU core
@@ -36,7 +37,7 @@ import pandas as pd
 from .base import MethodInfo, RunContext, register_method
 from .regression import FeatureSVR
 
-__all__ = ["CueScore", "CORNIA_CODEBOOK", "TRAINED", "CUE_METHODS"]
+__all__ = ["CueScore", "NiqeScore", "CORNIA_CODEBOOK", "TRAINED", "CUE_METHODS"]
 
 CORNIA_CODEBOOK = {"full": 10000, "quick": 1000}
 CORNIA_CODEBOOK_PATCHES = {"full": 100_000, "quick": 20_000}
@@ -146,3 +147,35 @@ for _name, (_label, _paper) in CUE_METHODS.items():
                                higher_better=True, trainable=False, label=_label, paper=_paper,
                                reference="features.cues (see its docstring for the release followed)",
                                description=f"training-free: the {_label} cue alone"))
+
+
+class NiqeScore:
+    """Training-free NIQE (:mod:`features.niqe`, the release's pristine model; lower is better), cached per image."""
+
+    def __init__(self, cache_dir=True, n_jobs: int = 1, scheduler=None, progress: bool = False):
+        self.cache_dir = cache_dir
+        self.n_jobs = n_jobs
+        self.scheduler = scheduler
+        self.progress = progress
+
+    def fit(self, records: pd.DataFrame) -> "NiqeScore":
+        return self
+
+    def predict(self, records: pd.DataFrame) -> np.ndarray:
+        import features.niqe  # noqa: F401  (registers the "niqe" extractor)
+        from features.extraction import extract_features, paths_of
+
+        res = extract_features(paths_of(records), "niqe", cache=self.cache_dir, n_jobs=self.n_jobs,
+                               scheduler=self.scheduler, progress=self.progress, desc="niqe")
+        self.failures_ = dict(res.failures)
+        return res.X[:, 0] if res.X.shape[1] else np.full(len(res.X), np.nan)
+
+
+register_method(MethodInfo(
+    "niqe", lambda ctx: NiqeScore(cache_dir=ctx.cache_dir, n_jobs=ctx.n_jobs, scheduler=ctx.scheduler,
+                                  progress=ctx.progress),
+    kind="NR", group="NR hand-crafted", suite="classical", higher_better=False, trainable=False, label="NIQE",
+    paper="Mittal, Soundararajan & Bovik, Making a 'completely blind' image quality analyzer, IEEE SPL 20(3), 2013",
+    reference="niqe_release.zip (computequality.m) with its modelparameters.mat; features.niqe",
+    description="training-free (opinion-unaware): distance of the image's 96x96-block NSS features to the "
+                "release's pristine multivariate Gaussian"))

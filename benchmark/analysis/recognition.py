@@ -1,0 +1,237 @@
+"""Can a feature set tell the distortions apart?  Distortion-type recognition.
+
+DIIVINE's first stage (Moorthy & Bovik 2011) classifies the distortion before regressing
+quality, and Bianco et al. (paper 003, final remarks and Fig. 4) argue that ImageNet CNN
+features separate distortion types.  Here every feature set of the run (BRISQUE,
+BLIINDS-II, DIIVINE, CORNIA, the cues, each CNN backbone's features) feeds a classifier of
+the distortion type, on the run's own content-disjoint splits:
+
+* classifier: ``StandardScaler`` + ``SVC`` (RBF, one-vs-one), ``C`` in {0.1, 1, 10, 100} chosen by
+  ``GridSearchCV`` with ``GroupKFold`` over the *training* contents (accuracy), as the SVR
+  hyper-parameters are; with ``--quick``, ``C = 10`` without a search;
+* accuracy on each split's test images (mean over splits) and a confusion matrix summed
+  over the splits; the "Majority class" row predicts the training split's most frequent type.
+
+Multiply distorted labels (``a+b``) are classes of their own.  Datasets with fewer than two
+types (authentic datasets have none) are skipped.
+
+Features are read from the feature cache only (``cache_only=True``, the default inside a run):
+a feature set whose vectors the run did not cache is left out and named in the table notes,
+so the analysis adds no extraction time.  CORNIA's features depend on the codebook learned on
+each training split; its fitted state is read from the cache too.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["MAJORITY", "FeatureSet", "cached_features", "feature_sets", "recognise", "recognition_frame"]
+
+MAJORITY = "(majority)"
+
+
+@dataclass
+class FeatureSet:
+    """A run method's feature transformer (what its SVR saw)."""
+
+    method: str
+    label: str
+    transformer: Any
+    kind: str = ""            # "extractor", "cnn", "cornia"
+
+
+def _kind(t: Any) -> str:
+    name = type(t).__name__
+    return {"ImageFeatures": "extractor", "CNNFeatures": "cnn", "CorniaFeatures": "cornia"}.get(name, "")
+
+
+def feature_sets(method_names: Sequence[str], ctx: Any) -> tuple[list[FeatureSet], dict[str, str]]:
+    """The feature transformers of the given registered methods (those built on features + SVR)."""
+    from ..methods.base import get_method_info
+
+    out, skipped = [], {}
+    for name in method_names:
+        try:
+            info = get_method_info(name)
+        except KeyError:
+            continue
+        if not info.trainable:
+            continue
+        try:
+            est = info.factory(ctx)
+        except Exception as exc:  # noqa: BLE001 - e.g. weights not found (the method failed in the run too)
+            skipped[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        t = getattr(est, "features", None)
+        if t is not None and _kind(t):
+            out.append(FeatureSet(name, info.display, t, _kind(t)))
+    return out, skipped
+
+
+def _cache_of(cache_dir: Any):
+    from features.cache import FeatureCache, default_cache_dir
+
+    if cache_dir is True:
+        return FeatureCache(default_cache_dir())
+    if cache_dir is None or cache_dir is False:
+        return FeatureCache(None)
+    return cache_dir if isinstance(cache_dir, FeatureCache) else FeatureCache(cache_dir)
+
+
+def _lookup(cache, name: str, version: str, params: dict, paths: Sequence[str]) -> np.ndarray | None:
+    rows = []
+    for p in paths:
+        try:
+            v = cache.get(cache.key(name, version, params, p))
+        except OSError:
+            v = None
+        rows.append(v)
+    dims = {r.shape[0] for r in rows if r is not None}
+    if len(dims) != 1:
+        return None
+    d = dims.pop()
+    X = np.full((len(paths), d), np.nan)
+    for i, r in enumerate(rows):
+        if r is not None:
+            X[i] = r
+    return X
+
+
+def cached_features(fs: FeatureSet, paths: Sequence[str], train_paths: Sequence[str] | None = None,
+                    cache_only: bool = True, seed: int | None = None) -> np.ndarray | None:
+    """Feature matrix of ``paths`` (NaN rows: not available); None when the set is not cached at all.
+
+    ``train_paths``/``seed``: the training images and ``random_state`` a fitted transformer
+    (CORNIA) was fitted with (the runner seeds each split's method with the split's seed).
+    ``cache_only=False`` computes what is missing with the transformer itself.
+    """
+    t = fs.transformer
+    if fs.kind == "cornia" and seed is not None:
+        t = t.__class__(**{**t.get_params(), "random_state": int(seed)})
+    if not cache_only:
+        if fs.kind == "cornia":
+            t = t.__class__(**t.get_params()).fit(list(train_paths or paths))
+        return np.asarray(t.transform(list(paths)), dtype=float)
+    cache = _cache_of(t.cache_dir)
+    if not cache.enabled:
+        return None
+    try:
+        if fs.kind == "extractor":
+            from features.extraction import get_extractor
+
+            ext = get_extractor(t.extractor)
+            ext = ext.with_params(**t.params) if t.params else ext
+            return _lookup(cache, ext.name, ext.version, ext.params, paths)
+        if fs.kind == "cnn":
+            from deep.features import CNN_FEATURES_VERSION
+
+            return _lookup(cache, t.cache_name(), CNN_FEATURES_VERSION, t.cache_params(), paths)
+        if fs.kind == "cornia":
+            fitted = t.__class__(**t.get_params())
+            state_cache, key = fitted._state_cache(list(train_paths or []))
+            state = state_cache.get(key) if key is not None else None
+            if state is None:
+                return None
+            fitted._set_state(state)
+            ext = fitted.extractor_()
+            return _lookup(cache, ext.name, ext.version, ext.params, paths)
+    except (AttributeError, KeyError, ImportError, ValueError):
+        return None
+    return None
+
+
+def _classifier(groups: np.ndarray, quick: bool, seed: int):
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    if quick:   # the --quick preset: C = 10 without a search (a run's analyses stay cheap)
+        return Pipeline([("scale", StandardScaler()), ("svc", SVC(kernel="rbf", gamma="scale", C=10.0,
+                                                                   random_state=seed))])
+    grid = {"svc__C": [0.1, 1.0, 10.0, 100.0]}
+    folds = max(2, min(5, len(np.unique(groups))))
+    pipe = Pipeline([("scale", StandardScaler()), ("svc", SVC(kernel="rbf", gamma="scale", random_state=seed))])
+    return GridSearchCV(pipe, grid, cv=GroupKFold(n_splits=folds), scoring="accuracy", error_score=np.nan)
+
+
+def recognise(X: np.ndarray, labels: np.ndarray, groups: np.ndarray, train: np.ndarray, test: np.ndarray,
+              quick: bool = False, seed: int = 0) -> np.ndarray | None:
+    """Predicted labels of the ``test`` rows (NaN feature rows dropped from training; NaN test rows
+    predicted as ``""``); None when the training split has fewer than two types or contents."""
+    ok = np.all(np.isfinite(X), axis=1)
+    tr = train[ok[train]]
+    if len(np.unique(labels[tr])) < 2 or len(np.unique(groups[tr])) < 2:
+        return None
+    clf = _classifier(groups[tr], quick, seed)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # a CV fold missing a class
+        if hasattr(clf, "cv"):
+            clf.fit(X[tr], labels[tr], groups=groups[tr])
+        else:
+            clf.fit(X[tr], labels[tr])
+    out = np.full(len(test), "", dtype=object)
+    te_ok = ok[test]
+    if te_ok.any():
+        out[te_ok] = clf.predict(X[test][te_ok])
+    return out
+
+
+@dataclass
+class RecognitionResult:
+    accuracy: pd.DataFrame                        # dataset, method, label, split, n_test, accuracy
+    confusion: pd.DataFrame                       # dataset, method, true, predicted, count
+    skipped: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def recognition_frame(datasets: dict[str, tuple[pd.DataFrame, list]], sets: list[FeatureSet], *,
+                      quick: bool = False, seed: int = 0, cache_only: bool = True) -> RecognitionResult:
+    """``datasets``: name -> (records, splits) (:class:`benchmark.protocol.Split` objects)."""
+    acc_rows, conf_rows, skipped = [], [], {}
+    for ds, (rec, splits) in datasets.items():
+        labels = rec["dist_type"].astype(str).to_numpy()
+        if (labels == "").any() or len(np.unique(labels)) < 2:
+            continue
+        paths = [str(p) for p in rec["image"]]
+        groups = rec["content"].astype(str).to_numpy()
+        for sp in splits:
+            maj = pd.Series(labels[sp.train]).value_counts().index[0]
+            pred = np.full(len(sp.test), maj, dtype=object)
+            acc_rows.append({"dataset": ds, "method": MAJORITY, "label": "Majority class", "split": sp.name,
+                             "n_test": len(sp.test), "accuracy": float(np.mean(pred == labels[sp.test]))})
+            conf_rows += _confusion(ds, MAJORITY, labels[sp.test], pred)
+        for fs in sets:
+            X_all = None if fs.kind == "cornia" else cached_features(fs, paths, cache_only=cache_only)
+            if fs.kind != "cornia" and (X_all is None or not np.isfinite(X_all).all(axis=1).any()):
+                skipped[(ds, fs.method)] = "features not in the cache"
+                continue
+            for sp in splits:
+                X = X_all
+                if fs.kind == "cornia":
+                    X = cached_features(fs, paths, [paths[i] for i in sp.train], cache_only=cache_only,
+                                        seed=sp.seed if sp.seed is not None else seed)
+                    if X is None:
+                        skipped[(ds, fs.method)] = "CORNIA codebook of a split not in the cache"
+                        break
+                pred = recognise(X, labels, groups, sp.train, sp.test, quick=quick, seed=seed)
+                if pred is None:
+                    continue
+                acc_rows.append({"dataset": ds, "method": fs.method, "label": fs.label, "split": sp.name,
+                                 "n_test": len(sp.test), "accuracy": float(np.mean(pred == labels[sp.test]))})
+                conf_rows += _confusion(ds, fs.method, labels[sp.test], pred)
+    acc = pd.DataFrame(acc_rows, columns=["dataset", "method", "label", "split", "n_test", "accuracy"])
+    conf = pd.DataFrame(conf_rows, columns=["dataset", "method", "true", "predicted", "count"])
+    if not conf.empty:
+        conf = conf.groupby(["dataset", "method", "true", "predicted"], sort=False, as_index=False)["count"].sum()
+    return RecognitionResult(acc, conf, skipped)
+
+
+def _confusion(ds: str, method: str, true: np.ndarray, pred: np.ndarray) -> list[dict]:
+    s = pd.DataFrame({"true": true, "predicted": pred}).value_counts()
+    return [{"dataset": ds, "method": method, "true": t, "predicted": p, "count": int(c)} for (t, p), c in s.items()]
