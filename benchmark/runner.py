@@ -187,7 +187,12 @@ class _Runner:
                           weights=dict(c.weights), device=c.device, seed=seed, work_dir=work,
                           progress=c.progress)
 
-    def _fp(self, info: MethodInfo, train: pd.DataFrame | None, test: pd.DataFrame, seed: int) -> str:
+    def _fp(self, info: MethodInfo, train: pd.DataFrame | None, test: pd.DataFrame, seed: int,
+            method: Any = None) -> str:
+        """Everything that produced a prediction: method, its versions and built estimator
+        (:func:`benchmark.versioning.method_version`), preset, seed, weights and the images."""
+        from .versioning import method_version
+
         c = self.cfg
         extra = {}
         if info.suite == "deep":  # a CPU run's short 'cpu' preset must not be reused by a CUDA run
@@ -196,32 +201,31 @@ class _Runner:
             extra["preset"] = deep_preset(self.ctx(seed, Path(c.out)))
         return fingerprint(method=info.name, quick=c.quick, seed=seed, weights=sorted(c.weights.items()),
                            train=None if train is None else (list(train["image"]), list(train["score"])),
-                           test=list(test["image"]), **extra)
+                           test=list(test["image"]), versions=method_version(info, method), **extra)
 
     def predict(self, info: MethodInfo, plan: str, train_name: str, test_name: str, split: str,
                 train: pd.DataFrame | None, test: pd.DataFrame, seed: int) -> pd.DataFrame | None:
         """Predictions for one (method, plan, train, test, split): from the store, or computed and saved."""
         if info.name in self.failed_methods:
             return None
-        fp = self._fp(info, train if info.trainable else None, test, seed)
+        work = self.out / "checkpoints" / info.name / plan / f"{train_name}__{test_name}__{split}"
+        t0 = time.perf_counter()
+        try:
+            method = info.factory(self.ctx(seed, work))   # cheap: built to read its versions
+        except Exception as exc:  # one failing method must not end the run
+            return self._failed(info, plan, train_name, test_name, split, exc)
+        fp = self._fp(info, train if info.trainable else None, test, seed, method)
         cached = self.store.load(info.name, plan, train_name, test_name, split, fp)
         if cached is not None:
             self._note_failures(info, test_name, self.store.failures(info.name, plan, train_name, test_name, split))
             return cached
-        work = self.out / "checkpoints" / info.name / plan / f"{train_name}__{test_name}__{split}"
-        t0 = time.perf_counter()
         try:
-            method = info.factory(self.ctx(seed, work))
             if info.trainable:
                 assert train is not None
                 method.fit(train)
             pred = np.asarray(method.predict(test), dtype=float)
         except Exception as exc:  # one failing method must not end the run
-            reason = f"{type(exc).__name__}: {exc}"
-            self.failed_methods[info.name] = reason
-            self.log(f"method {info.name}: FAILED on {plan} {train_name}->{test_name} {split}: {reason}")
-            self.failures.append({"method": info.name, "dataset": test_name, "image": "", "reason": reason})
-            return None
+            return self._failed(info, plan, train_name, test_name, split, exc)
         finally:
             self.seconds[info.name] = self.seconds.get(info.name, 0.0) + time.perf_counter() - t0
         if pred.shape != (len(test),):
@@ -234,6 +238,14 @@ class _Runner:
         self.store.save(df, info.name, plan, train_name, test_name, split, fp, fails)
         self._note_failures(info, test_name, fails)
         return df
+
+    def _failed(self, info: MethodInfo, plan: str, train_name: str, test_name: str, split: str,
+                exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        self.failed_methods[info.name] = reason
+        self.log(f"method {info.name}: FAILED on {plan} {train_name}->{test_name} {split}: {reason}")
+        self.failures.append({"method": info.name, "dataset": test_name, "image": "", "reason": reason})
+        return None
 
     def _note_failures(self, info: MethodInfo, dataset: str, fails: dict[str, str]) -> None:
         for img, reason in fails.items():
