@@ -248,8 +248,9 @@ def compute_svr() -> pd.DataFrame:
                 case = f"{kernel}/{'quick' if quick else 'full'}"
                 m = FeatureSVR(features=_Fixed(allX), kernel=kernel, quick=quick).fit(train)
                 for k, v in sorted(m.best_params_.items()):
-                    rows.append({"case": case, "id": f"best/{k}", "value": float(v) if not isinstance(v, str) else np.nan,
-                                 "note": v if isinstance(v, str) else ""})
+                    text = isinstance(v, str)      # gamma="scale" is a word, not a number
+                    rows.append({"case": case, "id": f"best/{k}", "value": np.nan if text else float(v),
+                                 "note": v if text else ""})
                 for i, v in enumerate(m.predict(test)):
                     rows.append({"case": case, "id": f"pred/{i:03d}", "value": float(v), "note": ""})
     return pd.DataFrame(rows, columns=["case", "id", "value", "note"])
