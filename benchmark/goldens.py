@@ -439,8 +439,12 @@ def update_goldens(reference: str | os.PathLike | None = None, quick_table: bool
     log("per-image metrics ...")
     atomic_to_csv(compute_per_image(images), ref / "per_image_metrics.csv", float_format=_FLOAT)
     log("features ...")
-    for name, df in compute_features(images).items():
+    feats = compute_features(images)
+    for name, df in feats.items():
         atomic_to_csv(df, ref / f"features_{name}.csv", float_format=_FLOAT)
+    for stale in ref.glob("features_*.csv"):          # an extractor that is no longer registered
+        if stale.stem[len("features_"):] not in feats:
+            stale.unlink()
     log("SVR on fixed features ...")
     atomic_to_csv(compute_svr(), ref / "svr_predictions.csv", float_format="%.12g")
     log("CNN forward passes and one training step ...")

@@ -16,7 +16,6 @@ from benchmark.datasets.base import DatasetInfo, make_records
 from benchmark.methods import base as mbase
 from benchmark.methods.base import MethodInfo, RunContext, get_method_info, training_target
 from benchmark.runner import RunConfig, _Runner, run
-from benchmark.versioning import describe
 
 FITS = {"n": 0}
 
@@ -71,13 +70,13 @@ def test_a_version_bump_recomputes_saved_predictions(tiny, monkeypatch):
     assert FITS["n"] == 2
     _run(out)
     assert FITS["n"] == 2                                # same code: the saved predictions are reused
+    # the built estimator's version constant
+    monkeypatch.setattr(Brightness, "TRAINING_VERSION", "2")
+    _run(out)
+    assert FITS["n"] == 4, "a new TRAINING_VERSION must not reuse the old predictions"
     # the method's own version
     monkeypatch.setitem(mbase._METHODS, "bright", MethodInfo(
         "bright", lambda ctx: Brightness(), "NR", "NR hand-crafted", "classical", trainable=True, version="2"))
-    _run(out)
-    assert FITS["n"] == 4
-    # the built estimator's version constant
-    monkeypatch.setattr(Brightness, "TRAINING_VERSION", "2")
     _run(out)
     assert FITS["n"] == 6
     # a parameter of the built estimator; a run-time knob (n_jobs) is not part of the key
@@ -143,6 +142,7 @@ def test_fingerprints_of_cnns_hold_training_version_and_preset(tmp_path, monkeyp
 
 
 def test_describe_leaves_out_run_time_knobs():
+    from benchmark.versioning import describe
     from features.cornia import CorniaFeatures
 
     a = describe(CorniaFeatures(codebook_size=8, n_jobs=1, cache_dir=None, progress=False))
