@@ -147,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--no-progress", action="store_true")
 
     g = sub.add_parser("goldens", help="check (default) or regenerate the score-drift golden values")
-    g.add_argument("--update", action="store_true", help="rewrite results/reference/ from the current code")
-    g.add_argument("--reference", default=None, metavar="DIR", help="golden folder (default results/reference)")
+    g.add_argument("--update", action="store_true", help="rewrite benchmark/reference/ (the package's golden files) from the current code")
+    g.add_argument("--reference", default=None, metavar="DIR", help="golden folder (default: benchmark/reference inside the package)")
     return p
 
 

@@ -286,7 +286,12 @@ class _Runner:
                           weights=dict(c.weights), device=c.device, seed=seed, work_dir=work,
                           progress=c.progress)
 
-    def _fp(self, info: MethodInfo, train: pd.DataFrame | None, test: pd.DataFrame, seed: int) -> str:
+    def _fp(self, info: MethodInfo, train: pd.DataFrame | None, test: pd.DataFrame, seed: int,
+            method: Any = None) -> str:
+        """Everything that produced a prediction: method, its versions and built estimator
+        (:func:`benchmark.versioning.method_version`), preset, seed, weights and the images."""
+        from .versioning import method_version
+
         c = self.cfg
         extra = {}
         if info.suite == "deep":  # a CPU run's short 'cpu' preset must not be reused by a CUDA run
@@ -295,7 +300,7 @@ class _Runner:
             extra["preset"] = deep_preset(self.ctx(seed, Path(c.out)))
         return fingerprint(method=info.name, quick=c.quick, seed=seed, weights=sorted(c.weights.items()),
                            train=None if train is None else (list(train["image"]), list(train["score"])),
-                           test=list(test["image"]), **extra)
+                           test=list(test["image"]), versions=method_version(info, method), **extra)
 
     def _fail(self, info: MethodInfo, plan: str, train_name: str, test_name: str, split: str, reason: str,
               log: bool = True) -> None:
@@ -319,7 +324,17 @@ class _Runner:
         if info.name in self.unbuildable:
             self._fail(info, plan, train_name, test_name, split, self.unbuildable[info.name], log=False)
             return None
-        fp = self._fp(info, train if info.trainable else None, test, seed)
+        work = self.out / "checkpoints" / info.name / plan / f"{train_name}__{test_name}__{split}"
+        t0 = time.perf_counter()
+        try:
+            method = info.factory(self.ctx(seed, work))   # cheap: built to read its versions
+        except Exception as exc:  # cannot be built (missing weights, ...): the same everywhere
+            reason = f"{type(exc).__name__}: {exc}"
+            self.unbuildable[info.name] = reason
+            self._fail(info, plan, train_name, test_name, split, reason)
+            self.seconds[info.name] = self.seconds.get(info.name, 0.0) + time.perf_counter() - t0
+            return None
+        fp = self._fp(info, train if info.trainable else None, test, seed, method)
         cached = self.store.load(info.name, plan, train_name, test_name, split, fp)
         where = {"plan": plan, "train_set": train_name, "split": split}
         if cached is not None:
@@ -330,18 +345,8 @@ class _Runner:
             self._note_train_failures(info, train, self.store.train_failures(info.name, plan, train_name,
                                                                              test_name, split), where)
             return cached
-        work = self.out / "checkpoints" / info.name / plan / f"{train_name}__{test_name}__{split}"
-        t0 = time.perf_counter()
-        method = None
         train_fails: dict[str, str] = {}
         try:
-            try:
-                method = info.factory(self.ctx(seed, work))
-            except Exception as exc:  # cannot be built (missing weights, ...): the same everywhere
-                reason = f"{type(exc).__name__}: {exc}"
-                self.unbuildable[info.name] = reason
-                self._fail(info, plan, train_name, test_name, split, reason)
-                return None
             try:
                 if info.trainable:
                     assert train is not None

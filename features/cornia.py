@@ -15,9 +15,10 @@ Per image (as the authors' ``cornia_feature.m``):
 
 ``fit`` learns ``M``, ``P`` and the codebook **only from the images passed to it** (the
 training split): ``n_codebook_patches`` patches sampled evenly across them, then
-``codebook="kmeans"`` (default: :class:`~sklearn.cluster.MiniBatchKMeans` centroids of the
-whitened patches) or ``codebook="random"`` (a random sample of whitened training patches,
-the cheap alternative the paper reports to work about as well).  The release ships a
+``codebook="kmeans"`` (default: ``codebook_iter`` Lloyd iterations of :func:`features.kmeans.kmeans`
+on the whitened patches, a fixed recipe that depends on the patches and ``random_state`` only,
+not on the scikit-learn release or the core count) or ``codebook="random"`` (a random sample of
+whitened training patches, the cheap alternative the paper reports to work about as well).  The release ships a
 codebook learned once on CSIQ; here it is re-learned on every training split so that no
 test image ever informs it.
 
@@ -55,7 +56,7 @@ from .matlab import rgb2gray
 
 __all__ = ["CorniaFeatures", "sample_patches", "normalise_patches", "zca_whitening", "encode_patches"]
 
-VERSION = "2"          # 2: blocked float32 encoding (values move by ~1e-6)
+VERSION = "3"          # 2: blocked float32 encoding (values move by ~1e-6); 3: own k-means codebook
 NORM_EPS = 10.0        # sqrt(var + 10) in the release (grey levels on [0, 255])
 ZCA_EPS = 0.1          # whitening regulariser (Coates et al.; the release's CSIQ parameters)
 _CHUNK = 128           # codebook words per encoding block (128 x 10000 patches: 5 MB)
@@ -203,14 +204,16 @@ class CorniaFeatures(TransformerMixin, BaseEstimator):
     Parameters: ``codebook_size`` K (paper 10000); ``patch_size`` (7); ``n_patches_per_image``
     patches encoded per image (10000, as the release); ``n_codebook_patches`` training patches
     sampled (evenly across the fit images) to learn the whitening and the codebook;
-    ``codebook`` ``"kmeans"`` or ``"random"``; ``cache_dir``/``n_jobs``/``scheduler``/``progress``
+    ``codebook`` ``"kmeans"`` or ``"random"``; ``codebook_iter`` Lloyd iterations of the k-means
+    codebook (10); ``cache_dir``/``n_jobs``/``scheduler``/``progress``
     as :class:`~features.extraction.ImageFeatures`.  Failed images give NaN rows, listed in
     ``failures_``.
     """
 
     def __init__(self, codebook_size: int = 10000, patch_size: int = 7, n_patches_per_image: int | None = 10000,
                  n_codebook_patches: int = 100_000, codebook: str = "kmeans", random_state: int = 0,
-                 cache_dir: Any = True, n_jobs: int = 1, scheduler: Any = None, progress: bool = False):
+                 cache_dir: Any = True, n_jobs: int = 1, scheduler: Any = None, progress: bool = False,
+                 codebook_iter: int = 10):
         self.codebook_size = codebook_size
         self.patch_size = patch_size
         self.n_patches_per_image = n_patches_per_image
@@ -221,6 +224,7 @@ class CorniaFeatures(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.scheduler = scheduler
         self.progress = progress
+        self.codebook_iter = codebook_iter
 
     # -- fitting --------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> "CorniaFeatures":
@@ -252,7 +256,7 @@ class CorniaFeatures(TransformerMixin, BaseEstimator):
                              f"{self.codebook_size}: raise n_codebook_patches or lower codebook_size")
         n_threads = (os.cpu_count() or 1) if self.n_jobs in (None, -1) else max(1, int(self.n_jobs))
         with _threads(n_threads, api=None):
-            self._learn(patches)
+            self._learn(patches, n_threads)
         if key is not None:
             cache.put(key, np.concatenate([self.codebook_.ravel(), self.whiten_mean_, self.whiten_matrix_.ravel()]))
         return self
@@ -272,6 +276,8 @@ class CorniaFeatures(TransformerMixin, BaseEstimator):
             return cache, None
         params = {"K": self.codebook_size, "patch_size": self.patch_size, "codebook": self.codebook,
                   "n_codebook_patches": self.n_codebook_patches, "random_state": self.random_state}
+        if self.codebook == "kmeans":
+            params["codebook_iter"] = int(self.codebook_iter)
         return cache, f"cornia_codebook/{params_digest('cornia_codebook', VERSION, params)}/{files}"
 
     def _set_state(self, state: np.ndarray) -> None:
@@ -279,19 +285,17 @@ class CorniaFeatures(TransformerMixin, BaseEstimator):
         k = self.codebook_size
         self._store(state[:k * d].reshape(k, d), state[k * d:k * d + d], state[k * d + d:].reshape(d, d))
 
-    def _learn(self, patches: np.ndarray) -> None:
+    def _learn(self, patches: np.ndarray, threads: int = 1) -> None:
         mean, whiten = zca_whitening(patches)
         white = (patches - mean) @ whiten
         rng = np.random.default_rng(self.random_state)
         if self.codebook == "random":
             words = white[rng.choice(white.shape[0], self.codebook_size, replace=False)]
         else:
-            from sklearn.cluster import MiniBatchKMeans
+            from .kmeans import kmeans
 
-            km = MiniBatchKMeans(n_clusters=self.codebook_size, init="random", n_init=1,
-                                 batch_size=max(4096, 2 * self.codebook_size), max_iter=20,
-                                 max_no_improvement=5, random_state=self.random_state)
-            words = km.fit(white.astype(np.float32)).cluster_centers_.astype(np.float64)
+            words = kmeans(white, self.codebook_size, n_iter=int(self.codebook_iter),
+                           random_state=self.random_state, threads=threads)[0]
         words = words / (np.linalg.norm(words, axis=1, keepdims=True) + 1e-20)
         self._store(words, mean, whiten)
 

@@ -42,7 +42,8 @@ def test_linear_kernel_svr_equals_libsvm_linear_svr():
     X = rng.normal(size=(60, 300))
     y = X[:, :5].sum(axis=1) + 0.1 * rng.normal(size=60)
     Xt = rng.normal(size=(20, 300))
-    ref = SVR(kernel="linear", C=0.1).fit(X, y).predict(Xt)
+    s = np.sqrt(X.shape[1])      # the kernel is normalised by the number of features
+    ref = SVR(kernel="linear", C=0.1).fit(X / s, y).predict(Xt / s)
     gram = LinearKernel().fit(X)
     ours = SVR(kernel="precomputed", C=0.1).fit(gram.transform(X), y).predict(gram.transform(Xt))
     np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-8)

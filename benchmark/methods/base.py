@@ -83,6 +83,9 @@ class MethodInfo:
     score_range: tuple[float, float] | None = None
     requires: tuple[str, ...] = ()   # optional modules it needs (e.g. "torch")
     description: str = ""
+    # Bump when the method's wrapper changes its predictions: saved predictions are keyed by it and
+    # by the built estimator's own versions and parameters (benchmark.versioning.method_version).
+    version: str = "1"
 
     @property
     def display(self) -> str:

@@ -97,6 +97,12 @@ class CueScore:
     def fit(self, records: pd.DataFrame) -> "CueScore":
         return self
 
+    def version_info(self) -> dict[str, str]:
+        """The cue extractor's version (part of the predictions' key, :mod:`benchmark.versioning`)."""
+        from features.extraction import get_extractor
+
+        return {"extractor": f"cues:{get_extractor('cues').version}"}
+
     def predict(self, records: pd.DataFrame) -> np.ndarray:
         from features.cues import FEATURE_NAMES
         from features.extraction import extract_features, get_extractor, paths_of
