@@ -1,0 +1,185 @@
+"""SVR hyper-parameter search: seconds per search before and after issue 19 (a benchmark, not a test).
+
+*Before*: ``GridSearchCV`` over ``scaler + SVR(kernel="rbf")`` with today's grid
+(``svr_grid()``: 4 C x 3 gamma x 2 epsilon), ``GroupKFold(5)`` on content ids,
+``scoring="neg_mean_squared_error"``, refit on everything: what ``FeatureSVR`` did up to
+``SEARCH_VERSION`` "1".  *After*: :class:`benchmark.methods.regression.SVRSearchCV` as
+``FeatureSVR`` builds it now (shared precomputed kernels + successive halving), same
+grid, folds and scorer, refit included.  Both single-threaded (``n_jobs=1``, BLAS limited
+to one thread), interleaved (before, after, after, before, ...) in one process; the
+median of ``--repeat`` runs per size, and the ratio of medians.
+
+Data: generated 36-D features (BRISQUE's size) for N images of N/5 contents (5 images
+per content share a content offset, so the folds are grouped as for a synthetic-distortion
+database) with a non-linear, noisy target (seed 0); the same rows for before and after.
+
+``--biq2021`` also checks on BIQ2021-dev (``../shared/data/BIQ2021-dev``, official split
+2000/500) that ``FeatureSVR`` gives the same test SROCC as before (target: within 0.005),
+for each of ``--features`` (extractor names, cached under ``$IQABENCH_CACHE``; ``cnn``
+= MobileNetV2 features of the ``cpu`` preset from ``../shared/weights``), with the
+default search and with halving forced at this size (``min_resources`` = n/9)::
+
+    python bench/bench_svr.py [--sizes 2000 5000 10000] [--repeat 3]
+    python bench/bench_svr.py --sizes --biq2021 --features brisque cues
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SHARED = REPO.parent / "shared"
+
+
+def generated_features(n: int, d: int = 36, per_content: int = 5, seed: int = 0):
+    """(X, y, groups): n rows of d skewed, correlated features; y = smooth function + noise."""
+    rng = np.random.default_rng(seed)
+    groups = np.arange(n) // per_content
+    mix = rng.normal(size=(d, d)) / np.sqrt(d)
+    latent = rng.normal(size=(n, d)) + 0.5 * rng.normal(size=(groups[-1] + 1, d))[groups]
+    X = latent @ mix * rng.uniform(0.1, 10.0, size=d) + rng.uniform(-5.0, 5.0, size=d)
+    w = rng.normal(size=d)
+    y = np.tanh(latent[:, :6].sum(axis=1) / 3) + 0.3 * np.sin(latent @ w / 4) + 0.3 * rng.normal(size=n)
+    return X, (y - y.mean()) / y.std(), groups
+
+
+def before_search(kernel: str = "rbf", grid: dict | None = None, cv=None):
+    """The search of ``SEARCH_VERSION`` "1": ``GridSearchCV`` over the pipeline."""
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    from benchmark.methods.regression import svr_grid, svr_pipeline
+
+    return GridSearchCV(svr_pipeline(kernel), grid or svr_grid(kernel), cv=cv or GroupKFold(5),
+                        scoring="neg_mean_squared_error", error_score="raise")
+
+
+def after_search(kernel: str = "rbf", grid: dict | None = None, cv=None, **options):
+    from sklearn.model_selection import GroupKFold
+
+    from benchmark.methods.regression import SVRSearchCV, svr_grid
+
+    return SVRSearchCV(grid or svr_grid(kernel), kernel=kernel, cv=cv or GroupKFold(5), **options)
+
+
+def _timed(search, X, y, groups) -> float:
+    t0 = time.perf_counter()
+    search.fit(X, y, groups=groups)
+    return time.perf_counter() - t0
+
+
+def _short(params: dict) -> str:
+    return ", ".join(f"{k.removeprefix('svr__')}={v}" for k, v in sorted(params.items()))
+
+
+def timing(sizes: list[int], repeat: int) -> None:
+    print(f"{'N':>6} {'before s':>9} {'after s':>8} {'ratio':>6}  rounds (rows)       chosen before | after")
+    for n in sizes:
+        X, y, groups = generated_features(n)
+        t_before, t_after = [], []
+        for r in range(repeat):
+            order = ("before", "after") if r % 2 == 0 else ("after", "before")
+            for which in order:
+                search = before_search() if which == "before" else after_search()
+                (t_before if which == "before" else t_after).append(_timed(search, X, y, groups))
+                if which == "before":
+                    chosen_before = search.best_params_
+                else:
+                    chosen_after, rounds = search.best_params_, search.n_resources_
+            print(f"  N={n} run {r + 1}: before {t_before[-1]:.1f} s, after {t_after[-1]:.1f} s", flush=True)
+        b, a = statistics.median(t_before), statistics.median(t_after)
+        print(f"{n:6d} {b:9.1f} {a:8.1f} {a / b:6.3f}  {rounds!s:18s}  {_short(chosen_before)} | "
+              f"{_short(chosen_after)}", flush=True)
+
+
+def _cnn_features(cache: Path):
+    """MobileNetV2 features of the benchmark's ``cpu`` preset (what ``mobilenet_v2_svr`` uses on a CPU)."""
+    from benchmark.methods.deep_transfer import CPU_FEATURES
+    from deep.features import CNNFeatures
+
+    weights = SHARED / "weights" / "mobilenet_v2-b0353104.pth"
+    return CNNFeatures(arch="mobilenet_v2", weights=str(weights), seed=0, device="cpu", cache_dir=cache,
+                       progress=True, **CPU_FEATURES)
+
+
+def biq2021_check(features: list[str]) -> None:
+    from scipy.stats import spearmanr
+
+    from benchmark.datasets import load_dataset
+    from benchmark.methods.regression import FeatureSVR
+    from features.cache import default_cache_dir
+    from features.extraction import ImageFeatures
+
+    class BeforeSVR(FeatureSVR):
+        def _make_search(self, grid, splitter):
+            return before_search(self.kernel, grid, splitter)
+
+    class ForcedHalvingSVR(FeatureSVR):
+        def _make_search(self, grid, splitter):
+            search = super()._make_search(grid, splitter)
+            search.min_resources = 1                      # "exhaust": n/9, n/3, n rows
+            return search
+
+    records = load_dataset("biq2021", data_root=SHARED / "data")
+    train = records[records.split == "train"].reset_index(drop=True)
+    test = records[records.split == "test"].reset_index(drop=True)
+    cache = default_cache_dir()
+    print(f"\nBIQ2021-dev official split: {len(train)} train / {len(test)} test; feature cache {cache}")
+    print(f"{'features':10s} {'search':16s} {'seconds':>8s} {'SROCC':>7s} {'diff':>8s}  rounds (rows)       chosen")
+    for name in features:
+        feats = _cnn_features(cache) if name == "cnn" else ImageFeatures(name, cache_dir=cache, progress=True)
+        feats.fit_transform(train), feats.transform(test)          # extract (cached) outside the timings
+        ref = None
+        for label, model in (("before (grid)", BeforeSVR(features=feats)),
+                             ("after (default)", FeatureSVR(features=feats)),
+                             ("after (halving)", ForcedHalvingSVR(features=feats))):
+            t0 = time.perf_counter()
+            model.fit(train)
+            seconds = time.perf_counter() - t0
+            srocc = spearmanr(model.predict(test), test["score"]).statistic
+            ref = srocc if ref is None else ref
+            rounds = getattr(model.search_, "n_resources_", [len(train)])
+            print(f"{name:10s} {label:16s} {seconds:8.1f} {srocc:7.4f} {srocc - ref:+8.4f}  {rounds!s:18s}  "
+                  f"{_short(model.best_params_)}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[2000, 5000, 10000],
+                    help="training-set sizes of the generated timing (none: skip it)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--biq2021", action="store_true", help="also the same-SROCC check on BIQ2021-dev")
+    ap.add_argument("--features", nargs="+", default=["brisque", "cues"],
+                    help="feature sets of the BIQ2021 check (extractor names, or 'cnn')")
+    args = ap.parse_args(argv)
+
+    import sklearn
+
+    from benchmark.methods.regression import SEARCH_VERSION, svr_grid
+
+    print(f"SVR search bench: scikit-learn {sklearn.__version__}, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; n_jobs=1, "
+          f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}; SEARCH_VERSION {SEARCH_VERSION}; "
+          f"grid {svr_grid()}; GroupKFold(5), 5 images per content; median of {args.repeat}, interleaved\n")
+    if args.sizes:
+        timing(args.sizes, args.repeat)
+    if args.biq2021:
+        biq2021_check(args.features)
+    print(f"\nload average at end {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
