@@ -260,11 +260,9 @@ class SVRSearchCV(BaseEstimator):
             self.n_resources_.append(n_rows)
             self.n_candidates_.append(len(alive))
             frac = n_rows / n
-            sub = [(tr, va) if frac >= 1 else
-                   (np.sort(resample(tr, replace=False, n_samples=int(frac * len(tr)),
-                                     random_state=self.random_state)),
-                    np.sort(resample(va, replace=False, n_samples=int(frac * len(va)),
-                                     random_state=self.random_state)))
+            sub = [(tr, va) if frac >= 1 else       # HalvingGridSearchCV's subsample (_SubsampleMetaSplitter)
+                   (resample(tr, replace=False, n_samples=int(frac * len(tr)), random_state=self.random_state),
+                    resample(va, replace=False, n_samples=int(frac * len(va)), random_state=self.random_state))
                    for tr, va in folds]
             cands = [{k[len("svr__"):]: v for k, v in points[i].items()} for i in alive]
             out = Parallel(n_jobs=self.n_jobs, prefer="threads")(
