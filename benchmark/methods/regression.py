@@ -12,18 +12,19 @@ same grid with the same folds and the same scorer as ``GridSearchCV`` over the
 ``scaler + SVR`` pipeline, but
 
 * computes each fold's kernel once and shares it across the grid: one squared-distance
-  matrix per fold, one ``exp`` per ``gamma``, then every ``C`` and ``epsilon`` is an
-  ``SVR(kernel="precomputed")`` fit on it (libsvm looks kernel values up instead of
-  evaluating them).  ``gamma="scale"`` is resolved per fold exactly as ``SVR`` does,
-  ``1 / (n_features * X.var())`` of the fold's *scaled* training rows, and the final
-  model keeps ``gamma="scale"`` (resolved on the whole training split by ``SVR``);
-* on large training sets (``n >= factor**k * min_resources``) eliminates candidates by
-  successive halving, with scikit-learn's ``HalvingGridSearchCV`` schedule
-  (``factor=3``, ``min_resources="exhaust"``): the whole grid is scored on a seeded
-  subsample of every fold (``n / 9`` images at 10k training images), the best third
-  on ``n / 3``, the best three on the full folds, and the best of the last round wins.
-  Below ``factor * min_resources`` training images (3000 by default) it is the
-  exhaustive grid, whose choice is ``GridSearchCV``'s.
+  matrix per fold, one ``exp`` per ``gamma`` (the linear Gram once per fold), then every
+  ``C`` and ``epsilon`` is an ``SVR(kernel="precomputed")`` fit on it: libsvm looks
+  kernel values up instead of evaluating them, so its kernel cache (``cache_size``, left
+  at 200 MB) only saves row copies.  ``gamma="scale"`` is resolved per fold exactly as
+  ``SVR`` does, ``1 / (n_features * X.var())`` of the fold's *scaled* training rows, and
+  the final model keeps ``gamma="scale"`` (resolved by ``SVR`` on the whole training
+  split, as before);
+* from ``factor * min_resources`` = 3000 training images on, eliminates candidates by
+  successive halving with scikit-learn's ``HalvingGridSearchCV`` schedule (``factor=3``,
+  ``min_resources="exhaust"``, subsamples seeded by ``random_state``): at 10000 training
+  images the 24-point grid is scored on 1111 images (a subsample of every fold), the
+  best 8 on 3333, the best 3 on the full folds, and the best of the last round wins.
+  Below 3000 it is the exhaustive grid, whose choice is ``GridSearchCV``'s.
 
 The final model is sklearn's ``Pipeline([("scale", ...), ("svr", SVR(kernel=..., **best))])``
 refitted on the whole training split, available as ``pipeline_`` (``Pipeline([("features",
@@ -51,9 +52,10 @@ from .base import training_target
 
 __all__ = ["SEARCH_VERSION", "FeatureSVR", "LinearKernel", "SVRSearchCV", "svr_grid"]
 
-#: Version of the hyper-parameter search protocol (part of prediction fingerprints).
-#: "1": ``GridSearchCV`` over the pipeline; "2": :class:`SVRSearchCV` (shared precomputed
-#: kernels, successive halving from 3 * 1000 training images).
+#: Version of the hyper-parameter search: changes whenever a search can choose differently,
+#: so saved predictions of ``FeatureSVR`` methods should be keyed by it.  "1": ``GridSearchCV``
+#: over the pipeline; "2": :class:`SVRSearchCV` (kernels shared across the grid, successive
+#: halving from 3000 training images).
 SEARCH_VERSION = "2"
 
 
@@ -186,9 +188,10 @@ class SVRSearchCV(BaseEstimator):
 
     Per fold the scaler is fitted on the fold's training rows, the kernel matrix is
     computed once per ``gamma`` (``exp(-gamma * ||a - b||^2)``, or the linear Gram) and
-    every ``C``/``epsilon`` is an ``SVR(kernel="precomputed")`` fit on it; when the fold's
-    matrices would exceed ``max_kernel_mb`` the fits use libsvm's own RBF kernel instead
-    (same result, slower).
+    every ``C``/``epsilon`` is an ``SVR(kernel="precomputed")`` fit on it.  The RBF needs
+    ``16 * n_train * (n_train + n_val)`` bytes per fold (1.3 GB for a fold of 8000 + 2000
+    rows); beyond ``max_kernel_mb`` the fits use libsvm's own RBF kernel instead (same
+    result, slower).
 
     With ``halving=True`` candidates are eliminated by successive halving over the number
     of training rows, following ``HalvingGridSearchCV(factor=factor,
@@ -316,8 +319,10 @@ class FeatureSVR(RegressorMixin, BaseEstimator):
 
     Targets are standardised (z-scored) before the SVR so one grid fits every score scale;
     predictions are mapped back to the training score scale (higher is better).
-    Hyper-parameters are chosen by :class:`SVRSearchCV` (``halving=False``: always the
-    exhaustive grid).
+    Hyper-parameters are chosen by :class:`SVRSearchCV` on ``GroupKFold(cv)`` folds of the
+    content ids (``KFold`` when the records have no ``content``); ``halving=False`` makes
+    it the exhaustive grid at every size, ``random_state`` seeds the halving subsamples,
+    ``n_jobs`` folds are scored at once (threads; each holds its kernel matrices).
     """
 
     def __init__(self, features: Any = None, kernel: str = "rbf", param_grid: dict | None = None,
