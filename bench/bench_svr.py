@@ -19,10 +19,12 @@ database) with a non-linear, noisy target (seed 0); the same rows for before and
 2000/500) that ``FeatureSVR`` gives the same test SROCC as before (target: within 0.005),
 for each of ``--features`` (extractor names, cached under ``$IQABENCH_CACHE``; ``cnn``
 = MobileNetV2 features of the ``cpu`` preset from ``../shared/weights``), with the
-default search and with halving forced at this size (``min_resources`` = n/9)::
+default search (at 2000 training images: the exhaustive grid) and with halving forced at
+this size (``min_resources=1``: rounds of 222, 666 and 2000 images); ``--biq-splits K``
+repeats the before / forced-halving comparison on K content-disjoint 80/20 splits::
 
     python bench/bench_svr.py [--sizes 2000 5000 10000] [--repeat 3]
-    python bench/bench_svr.py --sizes --biq2021 --features brisque cues
+    python bench/bench_svr.py --sizes --biq2021 --features brisque cues [--biq-splits 10]
 """
 from __future__ import annotations
 
@@ -120,11 +122,12 @@ def _cnn_features(cache: Path):
                        progress=True, **CPU_FEATURES)
 
 
-def biq2021_check(features: list[str]) -> None:
+def biq2021_check(features: list[str], n_splits: int) -> None:
     from scipy.stats import spearmanr
 
     from benchmark.datasets import load_dataset
     from benchmark.methods.regression import FeatureSVR
+    from benchmark.protocol import content_splits
     from features.cache import default_cache_dir
     from features.extraction import ImageFeatures
 
@@ -138,27 +141,46 @@ def biq2021_check(features: list[str]) -> None:
             search.min_resources = 1                      # "exhaust": n/9, n/3, n rows
             return search
 
+    def run(model, train, test):
+        t0 = time.process_time()
+        model.fit(train)
+        seconds = time.process_time() - t0
+        return spearmanr(model.predict(test), test["score"]).statistic, seconds
+
     records = load_dataset("biq2021", data_root=SHARED / "data")
     train = records[records.split == "train"].reset_index(drop=True)
     test = records[records.split == "test"].reset_index(drop=True)
     cache = default_cache_dir()
-    print(f"\nBIQ2021-dev official split: {len(train)} train / {len(test)} test; feature cache {cache}")
-    print(f"{'features':10s} {'search':16s} {'seconds':>8s} {'SROCC':>7s} {'diff':>8s}  rounds (rows)       chosen")
+    print(f"\nBIQ2021-dev official split: {len(train)} train / {len(test)} test; feature cache {cache}; "
+          f"CPU seconds of the fit (features cached)")
+    print(f"{'features':10s} {'search':16s} {'CPU s':>7s} {'SROCC':>7s} {'diff':>8s}  rounds (rows)       chosen")
     for name in features:
         feats = _cnn_features(cache) if name == "cnn" else ImageFeatures(name, cache_dir=cache, progress=True)
-        feats.fit_transform(train), feats.transform(test)          # extract (cached) outside the timings
+        feats.fit_transform(records)                               # extract (cached) outside the timings
         ref = None
         for label, model in (("before (grid)", BeforeSVR(features=feats)),
                              ("after (default)", FeatureSVR(features=feats)),
                              ("after (halving)", ForcedHalvingSVR(features=feats))):
-            t0 = time.perf_counter()
-            model.fit(train)
-            seconds = time.perf_counter() - t0
-            srocc = spearmanr(model.predict(test), test["score"]).statistic
+            srocc, seconds = run(model, train, test)
             ref = srocc if ref is None else ref
             rounds = getattr(model.search_, "n_resources_", [len(train)])
-            print(f"{name:10s} {label:16s} {seconds:8.1f} {srocc:7.4f} {srocc - ref:+8.4f}  {rounds!s:18s}  "
+            print(f"{name:10s} {label:16s} {seconds:7.1f} {srocc:7.4f} {srocc - ref:+8.4f}  {rounds!s:18s}  "
                   f"{_short(model.best_params_)}", flush=True)
+        if n_splits:
+            print(f"{name}: {n_splits} content-disjoint 80/20 splits of all {len(records)} images "
+                  f"(benchmark.protocol.content_splits), before vs halving forced at this size")
+            same, diffs = 0, []
+            for split in content_splits(records, n_repeats=n_splits):
+                tr, te = split.frames(records)
+                before, after = BeforeSVR(features=feats), ForcedHalvingSVR(features=feats)
+                (b, tb), (a, ta) = run(before, tr, te), run(after, tr, te)
+                same += before.best_params_ == after.best_params_
+                diffs.append(a - b)
+                print(f"  {split.name}: SROCC before {b:.4f} ({tb:.0f} s), halving {a:.4f} ({ta:.0f} s), "
+                      f"diff {a - b:+.4f}; {_short(before.best_params_)} | {_short(after.best_params_)}",
+                      flush=True)
+            print(f"{name}: same hyper-parameters in {same}/{n_splits} splits; SROCC diff max "
+                  f"|{max(map(abs, diffs)):.4f}|, median {statistics.median(diffs):+.4f}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--biq2021", action="store_true", help="also the same-SROCC check on BIQ2021-dev")
     ap.add_argument("--features", nargs="+", default=["brisque", "cues"],
                     help="feature sets of the BIQ2021 check (extractor names, or 'cnn')")
+    ap.add_argument("--biq-splits", type=int, default=0,
+                    help="also this many random content-disjoint 80/20 splits in the BIQ2021 check")
     args = ap.parse_args(argv)
 
     import sklearn
@@ -182,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.sizes:
         timing(args.sizes, args.repeat)
     if args.biq2021:
-        biq2021_check(args.features)
+        biq2021_check(args.features, args.biq_splits)
     print(f"\nload average at end {os.getloadavg()[0]:.1f}")
     return 0
 
