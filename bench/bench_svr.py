@@ -20,7 +20,7 @@ database) with a non-linear, noisy target (seed 0); the same rows for before and
 for each of ``--features`` (extractor names, cached under ``$IQABENCH_CACHE``; ``cnn``
 = MobileNetV2 features of the ``cpu`` preset from ``../shared/weights``), with the
 default search (at 2000 training images: the exhaustive grid) and with halving forced at
-this size (``min_resources=1``: rounds of 222, 666 and 2000 images); ``--biq-splits K``
+this size (3 rounds: 222, 666 and 2000 images; 2 rounds: 666 and 2000); ``--biq-splits K``
 repeats the before / forced-halving comparison on K content-disjoint 80/20 splits::
 
     python bench/bench_svr.py [--sizes 2000 5000 10000] [--repeat 3]
@@ -137,16 +137,16 @@ def biq2021_check(features: list[str], n_splits: int) -> None:
             return before_search(self.kernel, grid, splitter)
 
     class ForcedHalvingSVR(FeatureSVR):
+        """Halving at any size: ``min_resources=1`` gives rounds of n/9, n/3, n rows; n/3 gives n/3, n."""
+
+        def __init__(self, features=None, min_resources=1):
+            super().__init__(features=features)
+            self.min_resources = min_resources
+
         def _make_search(self, grid, splitter):
             search = super()._make_search(grid, splitter)
-            search.min_resources = 1                      # "exhaust": n/9, n/3, n rows
+            search.min_resources = self.min_resources
             return search
-
-    def run(model, train, test):
-        t0 = time.process_time()
-        model.fit(train)
-        seconds = time.process_time() - t0
-        return spearmanr(model.predict(test), test["score"]).statistic, seconds
 
     class Lookup(TransformerMixin, BaseEstimator):
         """The rows of a feature matrix extracted once (through the cache), by image path."""
@@ -160,40 +160,62 @@ def biq2021_check(features: list[str], n_splits: int) -> None:
         def transform(self, records):
             return np.stack([self.table[p] for p in records["image"]])
 
+    def run(model, train, test):
+        t0 = time.process_time()
+        model.fit(train)
+        seconds = time.process_time() - t0
+        return spearmanr(model.predict(test), test["score"]).statistic, seconds
+
+    def variants(feats, n_train):
+        return (("before (grid)", BeforeSVR(features=feats)),
+                ("after (default)", FeatureSVR(features=feats)),
+                ("after, 3 rounds", ForcedHalvingSVR(feats, 1)),
+                ("after, 2 rounds", ForcedHalvingSVR(feats, n_train // 3)))
+
     records = load_dataset("biq2021", data_root=SHARED / "data")
     train = records[records.split == "train"].reset_index(drop=True)
     test = records[records.split == "test"].reset_index(drop=True)
     cache = default_cache_dir()
-    print(f"\nBIQ2021-dev official split: {len(train)} train / {len(test)} test; feature cache {cache}; "
-          f"CPU seconds of the fit (features cached)")
-    print(f"{'features':10s} {'search':16s} {'CPU s':>7s} {'SROCC':>7s} {'diff':>8s}  rounds (rows)       chosen")
+    print(f"\nBIQ2021-dev: {len(records)} images; feature cache {cache}; CPU seconds of the fit (features "
+          f"extracted once); 'after (default)' is the exhaustive grid below 3000 training images, the "
+          f"'rounds' rows force halving at this size")
     for name in features:
         extractor = _cnn_features(cache) if name == "cnn" else ImageFeatures(name, cache_dir=cache, progress=False)
         feats = Lookup(dict(zip(records["image"], extractor.fit_transform(records))))
+        print(f"\n{name}, official split ({len(train)} train / {len(test)} test)")
+        print(f"  {'search':16s} {'CPU s':>7s} {'SROCC':>7s} {'diff':>8s}  rounds (rows)       chosen")
         ref = None
-        for label, model in (("before (grid)", BeforeSVR(features=feats)),
-                             ("after (default)", FeatureSVR(features=feats)),
-                             ("after (halving)", ForcedHalvingSVR(features=feats))):
+        for label, model in variants(feats, len(train)):
             srocc, seconds = run(model, train, test)
             ref = srocc if ref is None else ref
             rounds = getattr(model.search_, "n_resources_", [len(train)])
-            print(f"{name:10s} {label:16s} {seconds:7.1f} {srocc:7.4f} {srocc - ref:+8.4f}  {rounds!s:18s}  "
+            print(f"  {label:16s} {seconds:7.1f} {srocc:7.4f} {srocc - ref:+8.4f}  {rounds!s:18s}  "
                   f"{_short(model.best_params_)}", flush=True)
-        if n_splits:
-            print(f"{name}: {n_splits} content-disjoint 80/20 splits of all {len(records)} images "
-                  f"(benchmark.protocol.content_splits), before vs halving forced at this size")
-            same, diffs = 0, []
-            for split in content_splits(records, n_repeats=n_splits):
-                tr, te = split.frames(records)
-                before, after = BeforeSVR(features=feats), ForcedHalvingSVR(features=feats)
-                (b, tb), (a, ta) = run(before, tr, te), run(after, tr, te)
-                same += before.best_params_ == after.best_params_
-                diffs.append(a - b)
-                print(f"  {split.name}: SROCC before {b:.4f} ({tb:.0f} s), halving {a:.4f} ({ta:.0f} s), "
-                      f"diff {a - b:+.4f}; {_short(before.best_params_)} | {_short(after.best_params_)}",
-                      flush=True)
-            print(f"{name}: same hyper-parameters in {same}/{n_splits} splits; SROCC diff max "
-                  f"|{max(map(abs, diffs)):.4f}|, median {statistics.median(diffs):+.4f}", flush=True)
+        if not n_splits:
+            continue
+        print(f"{name}, {n_splits} content-disjoint 80/20 splits of all {len(records)} images "
+              f"(benchmark.protocol.content_splits): SROCC - SROCC before (same hyper-parameters: =)")
+        diffs: dict[str, list[float]] = {}
+        same: dict[str, int] = {}
+        for split in content_splits(records, n_repeats=n_splits):
+            tr, te = split.frames(records)
+            line, ref, ref_params = [], None, None
+            for label, model in variants(feats, len(tr)):
+                if label == "after (default)":
+                    continue                                   # the exhaustive grid: before's choice (tested)
+                srocc, seconds = run(model, tr, te)
+                if ref is None:
+                    ref, ref_params = srocc, model.best_params_
+                    line.append(f"before {srocc:.4f} ({seconds:.0f} s, {_short(model.best_params_)})")
+                    continue
+                diffs.setdefault(label, []).append(srocc - ref)
+                same[label] = same.get(label, 0) + (model.best_params_ == ref_params)
+                mark = "=" if model.best_params_ == ref_params else _short(model.best_params_)
+                line.append(f"{label.removeprefix('after, ')} {srocc - ref:+.4f} ({seconds:.0f} s, {mark})")
+            print(f"  {split.name}: " + "; ".join(line), flush=True)
+        for label, d in diffs.items():
+            print(f"{name} {label}: same hyper-parameters in {same[label]}/{n_splits} splits; SROCC diff max "
+                  f"|{max(map(abs, d)):.4f}|, median {statistics.median(d):+.4f}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
