@@ -681,7 +681,10 @@ def extract(image: np.ndarray) -> np.ndarray:
     return out
 
 
-VERSION = "2"          # 2: the SSIM cs features (f32-f43, f74-f88) filtered in float32 (moved < 3e-8 relative)
+# 2: the SSIM cs features (f32-f43, f74-f88) filtered in float32 (moved < 3e-8 relative);
+# 3: real-FFT pyramid, regrouped normalisation products, exact-integer spatial correlation and
+#    OpenCV's symmetric float32 Gaussian (see the module docstring for what moved)
+VERSION = "3"
 
 register_extractor(
     "diivine",

@@ -121,7 +121,7 @@ def test_finite_on_calibration_photo(calib_crop):
 
 def test_registered_extractor(astronaut_small):
     ext = get_extractor("bliinds2")
-    assert ext.version == B.VERSION == "2" and "Saad" in ext.paper
+    assert ext.version == B.VERSION == "3" and "Saad" in ext.paper
     np.testing.assert_array_equal(ext(astronaut_small), B.extract(astronaut_small))
 
 

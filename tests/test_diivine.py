@@ -193,7 +193,7 @@ def test_finite_on_calibration_photo(calib_crop):
 
 def test_registered_extractor(astronaut_small):
     ext = get_extractor("diivine")
-    assert ext.version == D.VERSION == "2" and "Moorthy" in ext.paper
+    assert ext.version == D.VERSION == "3" and "Moorthy" in ext.paper
     np.testing.assert_array_equal(ext(astronaut_small), D.extract(astronaut_small))
 
 
