@@ -34,12 +34,13 @@ arithmetic); ``tests/test_brisque.py`` rebuilds OpenCV's variant from these
 building blocks to check them tightly and pins the per-feature differences of the
 MATLAB variant.
 
-Speed: per scale, one pass over strips of rows (each strip's buffers stay in cache)
-computes the MSCN field (the same values as :func:`mscn`) and its moments, and one more
-per neighbour shift the paired products and their AGGD moments (never the whole product
-array, no ``np.roll`` copies; the sums differ from whole-array sums only in rounding,
-< 1e-14 relative); the half scale is one sparse product per axis (:func:`imresize`).
-``bench/bench_speed.py`` compares it with OpenCV's C++.
+Speed: per scale, one pass over strips of rows (each strip's buffers stay in cache) computes
+the MSCN field (the same values as :func:`mscn`), its moments and, for the rows whose
+neighbours are ready, the four paired products and their AGGD moments (never the whole
+product array, no ``np.roll`` copies; a shifted product is one 1-D product of the flattened
+field, as numpy buffers gapped 2-D views; ``sum |v|`` is one L1 norm).  The sums differ from
+whole-array sums only in rounding (< 1e-13 relative); the half scale is one sparse product per
+axis (:func:`imresize`).  ``bench/bench_speed.py`` compares it with OpenCV's C++.
 """
 from __future__ import annotations
 
