@@ -253,7 +253,7 @@ class _AggdMoments:
         self.abs_total += cv2.norm(v, cv2.NORM_L1)
 
 
-def _scale_moments(img: np.ndarray) -> tuple[float, float, list[tuple[int, int, float, float, float, float]]]:
+def _scale_moments(img: np.ndarray) -> tuple[float, float, list[tuple[int, int, float, float, float]]]:
     """One pass over strips of rows: :func:`mscn` (same values) and, while each strip is in
     cache, the paired products of the rows whose neighbours are ready.
 

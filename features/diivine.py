@@ -235,8 +235,9 @@ def _half_masks(shape: tuple[int, int], height: int, order: int) -> tuple:
     half = shape[1] // 2 + 1
     hi0h = ((hi0 + _negate(hi0)) / 2)[:, :half]
     lowpass = np.fft.ifftshift(lo0)[:, :half]            # accumulated low-pass, this level's half layout
-    cur, gather = shape, None
-    out = []
+    cur: tuple[int, int] = shape
+    gather: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    out: list[tuple[tuple[int, int], tuple | None, list[np.ndarray]]] = []
     for masks, _, lo in levels:
         band_masks = []
         for m in masks:
