@@ -177,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((f"cornia encoding K={k} (RGB, per image)", f"{sec:.4f} s", float("nan"), "-", None,
                          "(report)", True))
 
+    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"Load average at the end: {load_end:.1f}.\n")
     print("| path | ours | reference (OpenCV C++) | reference time | ratio ours/ref | target | pass |")
     print("|---|---:|---|---:|---:|---|---|")
     for label, ours, ratio, ref_label, t_ref, target, ok in rows:

@@ -67,11 +67,56 @@ class GGDTable:
         if not np.all(np.diff(self.ratio) < 0):  # pragma: no cover - a property of the Gamma function
             raise AssertionError("GGD moment ratio must decrease along the grid")
         self._ascending = self.ratio[::-1].copy()
+        self._build_buckets()
+
+    # ``r > 4/3`` on every finite grid, and ``u = log(r - 4/3)`` spreads the grid fairly evenly
+    # (spacing within a factor of ~3000 over 0.03:0.001:10, ~80 over 0.2:0.001:10).
+    _BUCKET_WIDTH = 2.0          # buckets of twice the smallest spacing of u along the grid
+
+    def _build_buckets(self) -> None:
+        """Index for :meth:`_count_ge`: ``u`` cut into equal buckets, each with the range of
+        possible answers (widened by a bucket on each side, far more than ``log``'s rounding)."""
+        r = self.ratio
+        u = np.log(r - 4.0 / 3.0)                            # increasing with r (decreasing along the grid)
+        self._u0 = float(u[-1])
+        width = float(np.min(-np.diff(u))) * self._BUCKET_WIDTH if r.size > 1 else 1.0
+        n_buckets = int(np.ceil((float(u[0]) - self._u0) / width)) + 2
+        self._inv_width = 1.0 / width
+        edges = self._u0 + width * np.arange(-1, n_buckets + 2)          # edges[k + 1] = lower edge of bucket k
+        u_asc = u[::-1]
+        count_ge = r.size - np.searchsorted(u_asc, edges, side="left")  # grid ratios with u >= edge
+        self._hi = count_ge[:-3].astype(np.int64)                        # from the edge below bucket k - 1 ...
+        self._lo = count_ge[3:].astype(np.int64)                         # ... to the edge above bucket k + 1
+        width_max = int(np.max(self._hi - self._lo)) if r.size else 0
+        self._steps = max(1, int(np.ceil(np.log2(width_max + 1))))
 
     def _count_ge(self, rho: np.ndarray) -> np.ndarray:
-        """Number of grid ratios ``>= rho`` (the ratios decrease, so they are the first ones)."""
-        n = self.grid.size
-        return n - np.searchsorted(self._ascending, rho, side="left")
+        """Number of grid ratios ``>= rho`` (the ratios decrease, so they are the first ones).
+
+        Exact: the bucket of ``log(rho - 4/3)`` bounds the answer to a few grid points, and a
+        short vectorised bisection on the ratios themselves settles it (the same comparisons as
+        ``searchsorted`` on the whole table, at a fraction of its cost on large arrays).
+        """
+        rho = np.asarray(rho, dtype=np.float64)
+        if rho.size < 64:
+            return self.grid.size - np.searchsorted(self._ascending, rho, side="left")
+        r = self.ratio
+        n = r.size
+        inside = (rho > r[-1]) & (rho <= r[0])                           # else: none or all are >= rho
+        x = np.where(inside, rho, r[0])
+        x -= 4.0 / 3.0
+        np.log(x, out=x)
+        x -= self._u0
+        x *= self._inv_width
+        k = np.clip(x, 0, self._lo.size - 1).astype(np.int64)
+        lo, hi = self._lo[k], self._hi[k]
+        for _ in range(self._steps):
+            mid = (lo + hi + 1) >> 1
+            ge = r[np.maximum(mid - 1, 0)] >= rho
+            lo = np.where(ge, mid, lo)
+            hi = np.where(ge, hi, mid - 1)
+        out = np.where(inside, lo, np.where(rho > r[0], 0, n))
+        return np.where(np.isnan(rho), 0, out)
 
     def nearest(self, rho: np.ndarray | float) -> np.ndarray:
         """Grid shape whose ratio is closest to ``rho`` (first index on ties)."""

@@ -34,12 +34,13 @@ arithmetic); ``tests/test_brisque.py`` rebuilds OpenCV's variant from these
 building blocks to check them tightly and pins the per-feature differences of the
 MATLAB variant.
 
-Speed: per scale, one pass over strips of rows (each strip's buffers stay in cache)
-computes the MSCN field (the same values as :func:`mscn`) and its moments, and one more
-per neighbour shift the paired products and their AGGD moments (never the whole product
-array, no ``np.roll`` copies; the sums differ from whole-array sums only in rounding,
-< 1e-14 relative); the half scale is one sparse product per axis (:func:`imresize`).
-``bench/bench_speed.py`` compares it with OpenCV's C++.
+Speed: per scale, one pass over strips of rows (each strip's buffers stay in cache) computes
+the MSCN field (the same values as :func:`mscn`), its moments and, for the rows whose
+neighbours are ready, the four paired products and their AGGD moments (never the whole
+product array, no ``np.roll`` copies; a shifted product is one 1-D product of the flattened
+field, as numpy buffers gapped 2-D views; ``sum |v|`` is one L1 norm).  The sums differ from
+whole-array sums only in rounding (< 1e-13 relative); the half scale is one sparse product per
+axis (:func:`imresize`).  ``bench/bench_speed.py`` compares it with OpenCV's C++.
 """
 from __future__ import annotations
 
@@ -192,20 +193,92 @@ def _strips(h: int, w: int) -> list[tuple[int, int]]:
     return [(r0, min(h, r0 + rows)) for r0 in range(0, h, rows)]
 
 
-def _mscn_moments(img: np.ndarray) -> tuple[np.ndarray, float, float, bool]:
-    """:func:`mscn` (same values) computed strip by strip, with ``sum(m^2)``, ``sum(|m|)`` and
-    whether any coefficient is exactly zero.
+def _row_parts(r0: int, r1: int, dy: int, h: int) -> list[tuple[slice, slice]]:
+    """``(dst rows within the strip, source rows)`` with ``circshift(x, dy)[r0:r1][dst] == x[src]``."""
+    parts, i = [], r0
+    while i < r1:
+        src = (i - dy) % h
+        n = min(r1 - i, h - src)                                   # up to the wrap of the source
+        parts.append((slice(i - r0, i - r0 + n), slice(src, src + n)))
+        i += n
+    return parts
 
+
+class _AggdMoments:
+    """Running moments of ``v = m * circshift(m, shift)`` over the rows added so far:
+    ``#(v<0)``, ``sum v^2``, ``sum_{v<0} v^2``, ``sum |v|`` (the product is only ever held
+    for a strip of rows)."""
+
+    __slots__ = ("abs_total", "cols", "dx", "dy", "n_neg", "neg_sq", "sum_sq")
+
+    def __init__(self, shift: tuple[int, int], w: int):
+        self.dy, self.dx = shift
+        self.cols = _circshift_parts(w, shift[1])
+        self.n_neg = 0
+        self.sum_sq = self.neg_sq = self.abs_total = 0.0
+
+    def _product(self, m: np.ndarray, r0: int, r1: int, v: np.ndarray) -> None:
+        """``v = circshift(m, shift)[r0:r1] * m[r0:r1]``.
+
+        Without a row wrap and with a column shift of 0 or 1 the shifted rows are one contiguous
+        run of the flattened ``m`` (offset ``dy * w + dx``), multiplied as 1-D arrays (numpy
+        buffers gapped 2-D views, several times slower); the wrapped first column is then
+        redone.  Otherwise the product is assembled from the wrap-around parts.
+        """
+        h, w = m.shape
+        dy, dx = self.dy, self.dx
+        if dx in (0, 1) and 0 <= r0 - dy and r1 - dy <= h:
+            flat = m.reshape(-1)
+            off = dy * w + dx
+            vf = v.reshape(-1)
+            np.multiply(flat[r0 * w + dx:r1 * w], flat[r0 * w + dx - off:r1 * w - off], out=vf[dx:])
+            if dx:
+                np.multiply(m[r0:r1, 0], m[r0 - dy:r1 - dy, w - 1], out=v[:, 0])
+            return
+        for rd, rs in _row_parts(r0, r1, dy, h):
+            for cd, cs in self.cols:
+                np.multiply(m[r0:r1][rd, cd], m[rs, cs], out=v[rd, cd])
+
+    def add(self, m: np.ndarray, r0: int, r1: int, prod: np.ndarray, neg: np.ndarray) -> None:
+        """Add rows ``r0:r1`` of the product (their source rows of ``m`` must be final)."""
+        if r1 <= r0:
+            return
+        v = prod[:r1 - r0]
+        self._product(m, r0, r1, v)
+        vn = np.minimum(v, 0.0, out=neg[:r1 - r0])
+        self.n_neg += cv2.countNonZero(vn)
+        fv, fn = v.ravel(), vn.ravel()
+        self.sum_sq += float(np.dot(fv, fv))            # BLAS: one thread (brisque_features)
+        self.neg_sq += float(np.dot(fn, fn))
+        self.abs_total += cv2.norm(v, cv2.NORM_L1)
+
+
+def _scale_moments(img: np.ndarray) -> tuple[float, float, list[tuple[int, int, float, float, float]]]:
+    """One pass over strips of rows: :func:`mscn` (same values) and, while each strip is in
+    cache, the paired products of the rows whose neighbours are ready.
+
+    Returns ``sum(m^2)``, ``sum(|m|)`` and per shift (:data:`SHIFTS` order) the moments of
+    :func:`_aggd_from_moments` (``#(v<0), #(v>0), sum v^2, sum_{v<0} v^2, sum |v|``).
     Each strip is filtered with the 3 rows above and below it (zeros only at the image edges,
-    MATLAB ``filter2``), so its values do not depend on the strip height.
+    MATLAB ``filter2``), so its values do not depend on the strip height; the sums differ from
+    whole-array sums only in rounding.
     """
     h, w = img.shape
     rad = WINDOW // 2
     m = np.empty((h, w))
-    tmp = scratch("brisque_tmp", (min(h, _STRIP_ELEMENTS // max(w, 1) + 2 * rad + 8), w))
+    strips = _strips(h, w)
+    rows = strips[0][1]
+    tmp = scratch("brisque_tmp", (min(h, rows + 2 * rad), w))
+    prod = scratch("brisque_prod", (rows, w))
+    neg = scratch("brisque_neg", (rows, w))
+    acc = {name: _AggdMoments(shift, w) for name, shift in SHIFTS.items()}
+    up = [a for name, a in acc.items() if SHIFTS[name][0] == 1]      # partner one row above (V, D1)
+    down = [a for name, a in acc.items() if SHIFTS[name][0] == -1]   # partner one row below (D2)
+    level = [a for name, a in acc.items() if SHIFTS[name][0] == 0]   # same row (H)
+    assert len(up) + len(down) + len(level) == len(SHIFTS)
     sum_sq = sum_abs = 0.0
     zeros = False
-    for r0, r1 in _strips(h, w):
+    for r0, r1 in strips:
         a0, a1 = max(0, r0 - rad), min(h, r1 + rad)
         x = img[a0:a1]
         crop = slice(r0 - a0, r1 - a0)
@@ -223,58 +296,38 @@ def _mscn_moments(img: np.ndarray) -> tuple[np.ndarray, float, float, bool]:
         sum_sq += float(np.dot(flat, flat))             # BLAS: one thread (brisque_features)
         sum_abs += cv2.norm(out, cv2.NORM_L1)
         zeros = zeros or cv2.countNonZero(out) < out.size
-    return m, sum_sq, sum_abs, zeros
+        for a in level:
+            a.add(m, r0, r1, prod, neg)
+        for a in up:                                    # row 0 pairs with the last row: at the end
+            a.add(m, max(r0, 1), r1, prod, neg)
+        for a in down:                                  # the strip's last row waits for the next strip
+            a.add(m, max(r0 - 1, 0), min(r1 - 1, h - 1), prod, neg)
+    for a in up:
+        a.add(m, 0, 1, prod, neg)
+    for a in down:
+        a.add(m, h - 1, h, prod, neg)
+    n = h * w
+    out_moments = []
+    for name, a in acc.items():
+        if zeros:                                       # v = 0 where either factor is 0
+            z = m == 0
+            n_nz = int(np.count_nonzero(~(z | np.roll(z, SHIFTS[name], axis=(0, 1)))))
+        else:
+            n_nz = n
+        out_moments.append((a.n_neg, n_nz - a.n_neg, a.sum_sq, a.neg_sq, a.abs_total))
+    return sum_sq, sum_abs, out_moments
 
 
-def _row_parts(r0: int, r1: int, dy: int, h: int) -> list[tuple[slice, slice]]:
-    """``(dst rows within the strip, source rows)`` with ``circshift(x, dy)[r0:r1][dst] == x[src]``."""
-    parts, i = [], r0
-    while i < r1:
-        src = (i - dy) % h
-        n = min(r1 - i, h - src)                                   # up to the wrap of the source
-        parts.append((slice(i - r0, i - r0 + n), slice(src, src + n)))
-        i += n
-    return parts
-
-
-def _aggd_moments(m: np.ndarray, shift: tuple[int, int], zeros: bool = True
-                  ) -> tuple[int, int, float, float, float, float]:
-    """Moments of ``v = m * circshift(m, shift)``, strip by strip: ``#(v<0), #(v>0), sum v^2,
-    sum_{v<0} v^2, sum v, sum_{v<0} v`` (the product is never held whole).  ``zeros=False``
-    promises that ``m`` has no zero (so neither has ``v``)."""
-    h, w = m.shape
-    rows = max(8, _STRIP_ELEMENTS // max(w, 1))
-    prod = scratch("brisque_prod", (min(h, rows), w))
-    neg = scratch("brisque_neg", (min(h, rows), w))
-    cols = _circshift_parts(w, shift[1])
-    n_neg = n_nz = 0
-    sum_sq = neg_sq = total = neg_total = 0.0
-    for r0, r1 in _strips(h, w):
-        v = prod[:r1 - r0]
-        for rd, rs in _row_parts(r0, r1, shift[0], h):
-            for cd, cs in cols:
-                np.multiply(m[r0:r1][rd, cd], m[rs, cs], out=v[rd, cd])
-        vn = np.minimum(v, 0.0, out=neg[:r1 - r0])
-        n_neg += cv2.countNonZero(vn)
-        n_nz += cv2.countNonZero(v) if zeros else v.size
-        fv, fn = v.ravel(), vn.ravel()
-        sum_sq += float(np.dot(fv, fv))                 # BLAS: one thread (brisque_features)
-        neg_sq += float(np.dot(fn, fn))
-        total += float(fv.sum())
-        neg_total += float(fn.sum())
-    return n_neg, n_nz - n_neg, sum_sq, neg_sq, total, neg_total
-
-
-def _aggd_from_moments(n_neg: int, n_pos: int, sum_sq: float, neg_sq: float, total: float, neg_total: float,
+def _aggd_from_moments(n_neg: int, n_pos: int, sum_sq: float, neg_sq: float, abs_total: float,
                        n: int) -> tuple[float, float, float, float]:
-    """``estimateaggdparam`` from the moments of :func:`_aggd_moments` (see :func:`fit_aggd`)."""
+    """``estimateaggdparam`` from the moments of :class:`_AggdMoments` (see :func:`fit_aggd`)."""
     if n_neg == 0 or n_pos == 0:
         return (float("nan"),) * 4
     lvar = neg_sq / n_neg
     rvar = (sum_sq - neg_sq) / n_pos
     lstd, rstd = np.sqrt(lvar), np.sqrt(rvar)
     g = lstd / rstd
-    abs_mean = (total - 2.0 * neg_total) / n                     # |v| = v - 2 min(v, 0)
+    abs_mean = abs_total / n
     rhat = abs_mean ** 2 / (sum_sq / n)
     rhatnorm = rhat * (g ** 3 + 1) * (g + 1) / (g ** 2 + 1) ** 2
     nu = float(_TABLE.grid[np.argmin((_R_AGGD - rhatnorm) ** 2)])
@@ -284,14 +337,14 @@ def _aggd_from_moments(n_neg: int, n_pos: int, sum_sq: float, neg_sq: float, tot
 
 def _scale_features(gray: np.ndarray) -> list[float]:
     """The 18 features of one scale: :func:`mscn`, :func:`fit_ggd` and :func:`fit_aggd` of the
-    :func:`paired_products`, fused into strip-wise passes (equal up to summation order)."""
+    :func:`paired_products`, fused into one strip-wise pass (equal up to summation order)."""
     img = np.ascontiguousarray(gray, dtype=np.float64)
-    m, sum_sq, sum_abs, zeros = _mscn_moments(img)
-    n = m.size
+    sum_sq, sum_abs, moments = _scale_moments(img)
+    n = img.size
     sigma_sq, e = sum_sq / n, sum_abs / n
     feats = [float(_TABLE.nearest(sigma_sq / (e * e))) if e != 0.0 else float("nan"), sigma_sq]
-    for shift in SHIFTS.values():
-        feats.extend(_aggd_from_moments(*_aggd_moments(m, shift, zeros), n=n))
+    for mom in moments:
+        feats.extend(_aggd_from_moments(*mom, n=n))
     return feats
 
 

@@ -32,9 +32,10 @@ Conventions
   (sigma 1.5), ``'valid'`` filtering, ``C2 = (0.03 * 255)^2`` (the constant assumes 8-bit
   amplitudes and is applied to subbands unchanged, as in the release); the value is
   ``mean((2 s12 + C2) / (s1^2 + s2^2 + C2))``.  The filtering is single precision
-  (``CS_DTYPE``; the bands are zero-mean, so ``E[x^2] - mu^2`` does not cancel): these 27
-  features differ from double precision by < 3e-8 relative; everything upstream of a GGD
-  shape lookup stays double.
+  (``CS_DTYPE``; the bands are zero-mean, so ``E[x^2] - mu^2`` does not cancel; OpenCV's
+  symmetric-kernel path, which adds the two taps at equal distance before weighting them):
+  these 27 features differ from double precision by < 3e-8 relative; everything upstream of a
+  GGD shape lookup stays double.
 
 Feature order (``divine_feature_extract.m``):
 
@@ -51,10 +52,22 @@ Feature order (``divine_feature_extract.m``):
   power first) and the squared fitting error;
 * f74-f88: ``cs`` between every pair of finest-scale normalised orientation bands.
 
-Speed: the pyramid's masks are cached per image size, the divisive normalisation builds its
-``15 x N`` neighbourhood matrix block by block (never whole), each plane's SSIM mean and
-variance are filtered once for all its pairs, and the joint histograms are OpenCV
-``calcHist`` counts; see ``bench/bench_speed.py``.
+Speed (``bench/bench_speed.py``; about 0.18 s per 512 x 384 image on one core):
+
+* the pyramid's masks are cached per image size, recast for real transforms: each band is one
+  ``irfft2`` of a half spectrum (:func:`_half_masks`), equal to the complex transform up to
+  rounding;
+* the divisive normalisation fills the neighbourhood vectors of all six bands of a scale
+  block by block (4096 pixels) into one cached buffer: per band one product of its parent
+  and 3 x 3 shifts against all rows, the centres of the scale against each other once (they
+  are shared), then ``z`` per block with the duplicate row left out;
+* ``rho(d)`` of the spatial correlation is computed from exact integer sums of the bin
+  indices (one dot product per offset), which equals the 100 x 100 joint-histogram formula;
+* each plane's SSIM mean and variance are filtered once for all its pairs.
+
+Version 3 moved the features by rounding only: the variances f1-f12 by < 2e-11 relative, the
+GGD shapes not at all, the spatial-correlation fits by < 3e-14, the ``cs`` features by
+< 2e-9 (the symmetric float32 filter), on the 17 test images of the speed work.
 """
 from __future__ import annotations
 
@@ -64,7 +77,9 @@ from math import factorial
 
 import cv2
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 from scipy import fft as sfft
+from scipy.linalg.blas import dgemm
 
 from ._ggd import ggd_table
 from ._scratch import scratch
@@ -180,97 +195,237 @@ def _pyramid_masks(shape: tuple[int, int], height: int, order: int) -> tuple:
     return hi0, lo0, levels
 
 
+def _negate(a: np.ndarray) -> np.ndarray:
+    """``a(-k)`` of an unshifted 2-D spectrum: ``out[r, c] = a[-r mod H, -c mod W]``."""
+    return np.roll(a[::-1, ::-1], 1, axis=(0, 1))
+
+
+def _half_gather(shape: tuple[int, int], sub: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where the next level's half spectrum lies in this level's (``rfft2`` layouts).
+
+    ``buildSFpyr`` crops the centred ``sub`` low frequencies of the ``shape`` spectrum; in
+    the ``rfft2`` layout the sub-grid's row ``i`` (frequency ``fftfreq`` times its size) is row
+    ``f mod H`` here and column ``j`` is column ``j`` -- except an even width's Nyquist column,
+    whose frequency ``-W'/2`` is stored as the conjugate of ``(-f, +W'/2)``.  Returns
+    ``(rows, cols, conj_rows, conj_cols)`` (the last two empty without such a column).
+    """
+    h, w = sub
+    f = np.rint(np.fft.fftfreq(h) * h).astype(np.int64)
+    rows = np.mod(f, shape[0])
+    cols = np.arange(w // 2 + 1)
+    if w % 2 == 0:
+        return rows, cols[:-1], np.mod(-f, shape[0]), cols[-1:]
+    return rows, cols, rows, cols[:0]
+
+
+@lru_cache(maxsize=4)
+def _half_masks(shape: tuple[int, int], height: int, order: int) -> tuple:
+    """:func:`_pyramid_masks` recast for real transforms, computed once per image size.
+
+    ``real(ifft2(X))`` is ``irfft2`` of the Hermitian part of ``X``.  The low-pass chain
+    ``L`` applied to an image spectrum is Hermitian (radial masks), so a band
+    ``real(phase * ifft2(L * M))`` is ``irfft2(L * A)`` with ``A(k) = (phase M(k) +
+    conj(phase) M(-k)) / 2``.  Returns ``(hi0, levels)``, per level ``(shape, gather, masks)``:
+    the half-spectrum high-pass mask, and per level its size, where its spectrum lies in the
+    previous level's (:func:`_half_gather`; ``None`` at the first level) and each band's
+    ``A`` times the level's accumulated low-pass masks.
+    """
+    hi0, lo0, levels = _pyramid_masks(shape, height, order)
+    phase = (-1j) ** order
+    half = shape[1] // 2 + 1
+    hi0h = ((hi0 + _negate(hi0)) / 2)[:, :half]
+    lowpass = np.fft.ifftshift(lo0)[:, :half]            # accumulated low-pass, this level's half layout
+    cur: tuple[int, int] = shape
+    gather: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    out: list[tuple[tuple[int, int], tuple | None, list[np.ndarray]]] = []
+    for masks, _, lo in levels:
+        band_masks = []
+        for m in masks:
+            a = (phase * m + np.conj(phase) * _negate(m)) / 2
+            band_masks.append(np.ascontiguousarray(a[:, :cur[1] // 2 + 1] * lowpass))
+        out.append((cur, gather, band_masks))
+        nxt = lo.shape
+        gather = _half_gather(cur, nxt)
+        rows, cols, crow, ccol = gather
+        lowpass = np.concatenate([lowpass[np.ix_(rows, cols)], lowpass[np.ix_(crow, ccol)]], axis=1)
+        lowpass = lowpass * np.fft.ifftshift(lo)[:, :nxt[1] // 2 + 1]
+        cur = nxt
+    for arr in [hi0h] + [m for lev in out for m in lev[2]]:
+        arr.setflags(write=False)
+    return hi0h, out
+
+
 def steerable_pyramid_freq(image: np.ndarray, height: int = N_SCALES, order: int = N_ORIENT - 1
                            ) -> tuple[np.ndarray, list[list[np.ndarray]]]:
     """``buildSFpyr(image, height, order)``: ``(highpass_residual, bands[scale][orientation])``.
 
-    The low-pass residual is not returned (DIIVINE does not use it).  The masks come from
-    :func:`_pyramid_masks` (cached per image size).  A band is ``real(ifft2(phase * B))``
-    with ``phase = (-i)^order``; for ``order = 5`` (``phase = -i``) that is ``imag(ifft2(B))``.
+    The low-pass residual is not returned (DIIVINE does not use it).  A band is
+    ``real(ifft2(phase * B))`` with ``phase = (-i)^order`` and ``B`` the masked spectrum; it is
+    computed as one real inverse transform of a half spectrum (:func:`_half_masks`, cached per
+    image size), equal to the complex transform up to rounding.
     """
     im = np.asarray(image, dtype=np.float64)
-    hi0, lo0, levels = _pyramid_masks(im.shape, height, order)
-    phase = (-1j) ** order
-    spectrum = sfft.fft2(im)                                         # unshifted
-    hp = sfft.ifft2(spectrum * hi0).real
-    lodft = np.fft.fftshift(spectrum) * lo0                          # shifted, as buildSFpyr
+    hi0h, levels = _half_masks(im.shape, height, order)
+    spectrum = sfft.rfft2(im)
+    hp = sfft.irfft2(spectrum * hi0h, s=im.shape)
     bands: list[list[np.ndarray]] = []
-    for masks, crop, lo in levels:
-        lo_u = np.fft.ifftshift(lodft)
-        level = []
-        for mask in masks:
-            band = sfft.ifft2(lo_u * mask, overwrite_x=True)
-            level.append(np.ascontiguousarray(band.imag) if phase == -1j else (phase * band).real)
-        bands.append(level)
-        lodft = lodft[crop] * lo
+    for shape, gather, masks in levels:
+        if gather is not None:
+            rows, cols, crow, ccol = gather
+            spectrum = np.concatenate([spectrum[np.ix_(rows, cols)], np.conj(spectrum[np.ix_(crow, ccol)])], axis=1)
+        bands.append([sfft.irfft2(np.multiply(spectrum, m), s=shape, overwrite_x=True) for m in masks])
     return hp, bands
 
 
 # ------------------------------------------------------------------- divisive normalisation
-_CHUNK_ELEMENTS = 16_384     # pixels per block of the neighbourhood matrix (15 x 16k floats: 2 MB)
+_BLOCK_PIXELS = 4096      # pixels per block of the neighbourhood vectors (16 x 4096 floats: 512 kB)
 
 
-def _normalise_band(bands: list[list[np.ndarray]], scale: int, orient: int, has_parent: bool,
-                    parent_up: np.ndarray | None = None) -> np.ndarray:
-    """One band of ``norm_sender_normalized``.
+def _neighbourhood_rows(n_orient: int) -> int:
+    """Rows of the per-block buffer: a parent slot, the 3 x 3 shifts of one band (row-major,
+    the centre at row 5) and the centres of all ``n_orient`` bands of the scale."""
+    return 1 + BLOCK * BLOCK + n_orient
 
-    The ``15 x N`` matrix ``Y`` of neighbourhood vectors (one column per interior pixel) is
-    never built whole: it is filled block by block (rows of pixels) in a reused buffer, once
-    to accumulate ``C = Y Y' / N`` and once more for ``z`` over the pixels that survive the
-    guard band.
+
+def _band_index(orient: int, has_parent: bool, n_orient: int) -> list[int]:
+    """Buffer rows of the release's neighbourhood vector of band ``orient``, in its order: the
+    3 x 3 neighbours (``[-1 0 1]`` row offsets outer), the parent, the other orientations."""
+    shifts = list(range(1, 1 + BLOCK * BLOCK))
+    centres = [1 + BLOCK * BLOCK + o for o in range(n_orient) if o != orient]
+    return shifts + ([0] if has_parent else []) + centres
+
+
+class _BlockFiller:
+    """Fills the ``rows x cols`` pixel blocks of one scale's neighbourhood vectors into a
+    reused buffer: row 0 the parent, rows 1-9 the 3 x 3 shifts of one band, then the centre of
+    every band (shared by the bands of the scale, filled once per block)."""
+
+    def __init__(self, level: list[np.ndarray], parents: list[np.ndarray | None]):
+        self.level, self.parents = level, parents
+        self.n_orient = len(level)
+        self.n_rows = _neighbourhood_rows(self.n_orient)
+        nsy, nsx = level[0].shape
+        self.nv, self.nh = nsy - (BLOCK - 1), nsx - (BLOCK - 1)
+        self.buf = scratch("diivine_y", (self.n_rows * (_BLOCK_PIXELS + nsx),))
+        # shifts[o][dy, dx, r, c] = level[o][r + dy, c + dx]: the 3 x 3 neighbours of interior pixel (r, c)
+        self.shifts = [as_strided(b, shape=(BLOCK, BLOCK, self.nv, self.nh), strides=b.strides * 2, writeable=False)
+                       for b in level]
+
+    def block(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        """The buffer viewed as a C-contiguous ``n_rows x (r1 - r0) x (c1 - c0)`` block, centres
+        filled."""
+        shape = (self.n_rows, r1 - r0, c1 - c0)
+        y3 = self.buf[:shape[0] * shape[1] * shape[2]].reshape(shape)
+        L = (BLOCK - 1) // 2
+        for o, band in enumerate(self.level):
+            y3[1 + BLOCK * BLOCK + o] = band[r0 + L:r1 + L, c0 + L:c1 + L]
+        return y3
+
+    def band(self, y3: np.ndarray, orient: int, r0: int, c0: int) -> None:
+        """Fill the parent slot and the 3 x 3 shifts of band ``orient`` into the block ``y3``."""
+        _, rows, cols = y3.shape
+        np.copyto(y3[1:1 + BLOCK * BLOCK].reshape(BLOCK, BLOCK, rows, cols),
+                  self.shifts[orient][:, :, r0:r0 + rows, c0:c0 + cols])
+        parent = self.parents[orient]
+        if parent is not None:
+            L = (BLOCK - 1) // 2
+            y3[0] = parent[r0 + L:r0 + L + rows, c0 + L:c0 + L + cols]
+
+
+def _row_blocks(r0: int, r1: int, cols: int) -> list[tuple[int, int]]:
+    rows = max(1, _BLOCK_PIXELS // max(cols, 1))
+    return [(a, min(r1, a + rows)) for a in range(r0, r1, rows)]
+
+
+def _normalise_scale(level: list[np.ndarray], scale: int, flags: list[bool],
+                     parents: list[np.ndarray | None]) -> list[np.ndarray]:
+    """``norm_sender_normalized`` for the bands of one scale (see :func:`normalise_subbands`).
+
+    ``C = Y Y' / N`` of every band is accumulated block by block from one buffer: the 3 x 3
+    shifts and parent of the band against all rows (one product per band), the centres of the
+    scale against each other once (they are shared by all its bands); then ``z`` block by block.
     """
-    aux = bands[scale][orient]
-    nsy, nsx = aux.shape
+    fill = _BlockFiller(level, parents)
+    n_or, n_rows, nv, nh = fill.n_orient, fill.n_rows, fill.nv, fill.nh
+    own = 1 + BLOCK * BLOCK                              # rows 0..9: parent and shifts of one band
+    first = [0 if flags[o] else 1 for o in range(n_or)]
+    grams = [np.zeros((own - first[o], n_rows - first[o])) for o in range(n_or)]
+    g_cc = np.zeros((n_or, n_or))
+    for r0, r1 in _row_blocks(0, nv, nh):
+        y3 = fill.block(r0, r1, 0, nh)
+        y = y3.reshape(n_rows, -1)
+        cc = y[own:]
+        g_cc += dgemm(1.0, cc.T, cc.T, trans_a=True)    # gemm (numpy would pick the slower syrk)
+        for o in range(n_or):
+            fill.band(y3, o, r0, 0)
+            yo = y[first[o]:]
+            grams[o] += yo[:own - first[o]] @ yo.T
+    N_pix = nv * nh
+    gb = GUARDBAND // 2 ** scale
+    kv, kh = nv - 2 * gb, nh - 2 * gb                  # the pixels kept after the guard band
+    P_buf = []
+    for o in range(n_or):
+        f0 = first[o]
+        full = np.zeros((n_rows, n_rows))
+        full[f0:own, f0:] = grams[o]
+        full[own:, f0:own] = grams[o][:, own - f0:].T
+        full[own:, own:] = g_cc
+        idx = _band_index(o, flags[o], n_or)
+        C = full[np.ix_(idx, idx)]
+        C /= N_pix
+        P = _pinv_clipped(C)
+        # z pass: rows f0 .. n_rows-2 of the buffer, the last band's centre moved into row own + o
+        last = own + n_or - 1
+        rel = np.array([own + o if i == last else i for i in idx]) - f0
+        pb = np.zeros((n_rows - 1 - f0, n_rows - 1 - f0))
+        pb[np.ix_(rel, rel)] = P
+        P_buf.append(pb)
     L = (BLOCK - 1) // 2
-    nv, nh = nsy - 2 * L, nsx - 2 * L
-    # planes[k][r + dy, c + dx] is column k of Y at interior pixel (r, c)
-    planes: list[tuple[np.ndarray, int, int]] = [(aux, L + dy, L + dx)
-                                                 for dy in range(-L, L + 1) for dx in range(-L, L + 1)]
-    if has_parent:
-        if parent_up is None:
-            parent_up = imresize(bands[scale + 1][orient], 2.0, method="bicubic")
-        parent = parent_up[:nsy, :nsx]
-        planes.append((parent, L, L))
-    planes += [(bands[scale][o], L, L) for o in range(N_ORIENT) if o != orient]
-    n_cols = len(planes)
-    rows = max(1, _CHUNK_ELEMENTS // nh)
-    buf = scratch("diivine_y", (n_cols, rows * nh))
+    # z, then g = (centre - mean) / sqrt(z / N) block by block while the centres are in cache
+    mean = np.array([cv2.sumElems(b[L:L + nv, L:L + nh])[0] / N_pix for b in level])[:, None]
+    n_neigh = np.array([BLOCK * BLOCK + int(f) for f in flags], dtype=np.float64)[:, None]   # the release's N
+    g = np.empty((n_or, kv, kh))
+    work = scratch("diivine_w", (n_rows * (_BLOCK_PIXELS + nh),))
+    zbuf = scratch("diivine_z", (n_or * (_BLOCK_PIXELS + nh),))
+    for r0, r1 in _row_blocks(gb, nv - gb, kh):
+        y3 = fill.block(r0, r1, gb, nh - gb)
+        y = y3.reshape(n_rows, -1)
+        n = y.shape[1]
+        z = zbuf[:n_or * n].reshape(n_or, n)
+        for o in range(n_or):
+            fill.band(y3, o, r0, gb)
+            f0 = first[o]
+            yo = y[f0:n_rows - 1]                                      # without a duplicate row
+            if o != n_or - 1:
+                y[own + o] = y[n_rows - 1]
+            w = np.matmul(P_buf[o], yo, out=work[:yo.shape[0] * n].reshape(yo.shape[0], n))
+            np.einsum("ij,ij->j", w, yo, out=z[o])                     # y' P y
+            if o != n_or - 1:
+                y[own + o] = y[1 + (BLOCK * BLOCK) // 2]               # this band's centre back
+        z /= n_neigh
+        np.sqrt(z, out=z)
+        gk = g[:, r0 - gb:r1 - gb].reshape(n_or, n)
+        np.subtract(y[own:], mean, out=gk)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(gk, z, out=gk)
+        if not z.all():
+            gk[z == 0] = 0.0
+    out = []
+    for o in range(n_or):
+        g[o] -= g[o].mean()
+        out.append(g[o])
+    return out
 
-    def fill(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-        y = buf[:, :(r1 - r0) * (c1 - c0)]
-        y3 = y.reshape(n_cols, r1 - r0, c1 - c0)
-        for k, (arr, oy, ox) in enumerate(planes):
-            y3[k] = arr[r0 + oy:r1 + oy, c0 + ox:c1 + ox]
-        return y
 
-    C = np.zeros((n_cols, n_cols))
-    for r0 in range(0, nv, rows):
-        y = fill(r0, min(nv, r0 + rows), 0, nh)
-        C += y @ y.T
-    C /= nv * nh
-    N = BLOCK * BLOCK + int(has_parent)        # release's neighbourhood size (ignores the 5 others)
+def _pinv_clipped(C: np.ndarray) -> np.ndarray:
+    """``pinv`` of ``C`` after the release's eigenvalue clipping (negative eigenvalues set to
+    zero, the others rescaled to keep the trace), MATLAB ``pinv`` tolerance."""
     lam, Q = np.linalg.eigh(C)
     pos = lam * (lam > 0)
     spos = pos.sum()
     lam = pos * lam.sum() / (spos + (spos == 0))
     C = (Q * lam) @ Q.T
-    P = np.linalg.pinv(C, rtol=max(C.shape) * np.finfo(float).eps)
-    gb = GUARDBAND // 2 ** scale
-    kv, kh = nv - 2 * gb, nh - 2 * gb                  # the pixels kept after the guard band
-    z = np.empty(kv * kh)
-    rows_k = max(1, _CHUNK_ELEMENTS // max(kh, 1))
-    for r0 in range(gb, nv - gb, rows_k):
-        r1 = min(nv - gb, r0 + rows_k)
-        y = fill(r0, r1, gb, nh - gb)
-        z[(r0 - gb) * kh:(r1 - gb) * kh] = np.einsum("ij,ij->j", P @ y, y)
-    z /= N
-    np.sqrt(z, out=z)
-    o_c = aux[L:L + nv, L:L + nh]
-    g = o_c[gb:nv - gb, gb:nh - gb] - o_c.mean()
-    g = g.ravel()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g = np.where(z != 0, g / z, 0.0).reshape(kv, kh)
-    return g - g.mean()
+    return np.linalg.pinv(C, rtol=max(C.shape) * np.finfo(float).eps)
 
 
 def parent_flags() -> list[bool]:
@@ -290,27 +445,50 @@ def normalise_subbands(bands: list[list[np.ndarray]], upsampled: list[np.ndarray
                        ) -> list[np.ndarray]:
     """``norm_sender_normalized``: the 12 normalised 2-D subbands, scale-major order.
 
+    Each band coefficient is divided by ``z = sqrt(y' C^-1 y / N)`` (module docstring).  The
+    ``15 x N`` matrix ``Y`` of neighbourhood vectors is never built whole: it is filled block by
+    block (a few rows of pixels) in a reused buffer, once to accumulate ``C`` and once more
+    for ``z`` over the pixels that survive the guard band.
+
     ``upsampled``: optionally ``imresize(bands[1][o], 2)`` for each orientation, computed
     once by the caller (the parents here, and the ``cs`` features reuse them).
     """
     flags = parent_flags()
-    return [_normalise_band(bands, s, o, flags[s * N_ORIENT + o],
-                            upsampled[o] if upsampled is not None and s + 1 < N_SCALES else None)
-            for s in range(N_SCALES) for o in range(N_ORIENT)]
+    out: list[np.ndarray] = []
+    for s in range(N_SCALES):
+        level = bands[s]
+        nsy, nsx = level[0].shape
+        parents: list[np.ndarray | None] = []
+        for o in range(N_ORIENT):
+            if not flags[s * N_ORIENT + o]:
+                parents.append(None)
+                continue
+            up = upsampled[o] if upsampled is not None and s + 1 < N_SCALES else \
+                imresize(bands[s + 1][o], 2.0, method="bicubic")
+            parents.append(up[:nsy, :nsx])
+        out += _normalise_scale(level, s, flags[s * N_ORIENT:(s + 1) * N_ORIENT], parents)
+    return out
 
 
 # ------------------------------------------------------------------------------------- SSIM cs
 _WIN = gaussian_1d(11, 1.5)              # fspecial('gaussian', 11, 1.5), separable factor
 _WIN32 = _WIN.astype(np.float32)
+_R = _WIN.size // 2
 _C2 = (0.03 * 255.0) ** 2
 
 
-def _filter_valid(x: np.ndarray) -> np.ndarray:
-    """``filter2(fspecial('gaussian', 11, 1.5), x, 'valid')`` (separable), in ``x``'s precision."""
+def _filter_full(x: np.ndarray) -> np.ndarray:
+    """``filter2(fspecial('gaussian', 11, 1.5), x)`` at every pixel (the border rows and columns
+    are garbage: only ``[5:-5, 5:-5]``, MATLAB's ``'valid'`` part, is used), in ``x``'s precision.
+
+    float32: OpenCV's symmetric-kernel path (centred anchor), which adds the two taps at equal
+    distance before weighting them; float64: MATLAB's tap order (:func:`filter2_valid_separable`).
+    """
     if x.dtype == np.float32:
-        out = cv2.sepFilter2D(x, cv2.CV_32F, _WIN32, _WIN32, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
-        return out[:x.shape[0] - _WIN.size + 1, :x.shape[1] - _WIN.size + 1]
-    return filter2_valid_separable(np.ascontiguousarray(x, dtype=np.float64), _WIN, _WIN)
+        return cv2.sepFilter2D(x, cv2.CV_32F, _WIN32, _WIN32, borderType=cv2.BORDER_CONSTANT)
+    out = np.zeros_like(x)
+    out[_R:x.shape[0] - _R, _R:x.shape[1] - _R] = filter2_valid_separable(x, _WIN, _WIN)
+    return out
 
 
 class _CsPlane:
@@ -321,29 +499,29 @@ class _CsPlane:
     ``dtype=np.float32`` filters in single precision (what :func:`extract` uses: the bands
     are zero-mean, so ``E[x^2] - mu^2`` does not cancel, and the ``cs`` features move by
     less than 1e-6 relative to float64); the mean of the ``cs`` map is accumulated in float64.
+    The arrays are full size; only their ``'valid'`` part ``[5:-5, 5:-5]`` is meaningful.
     """
 
     __slots__ = ("x", "mu", "var")
 
     def __init__(self, x: np.ndarray, dtype: type = np.float64):
         self.x = np.ascontiguousarray(x, dtype=dtype)
-        self.mu = _filter_valid(self.x)
-        sq = np.multiply(self.x, self.x, out=scratch(f"diivine_sq{self.x.dtype}", self.x.shape, self.x.dtype))
-        self.var = _filter_valid(sq)
-        self.var -= cv2.multiply(self.mu, self.mu, dst=scratch(f"diivine_mu2{self.x.dtype}", self.mu.shape,
-                                                               self.mu.dtype))
+        self.mu = _filter_full(self.x)
+        sq = cv2.multiply(self.x, self.x, dst=scratch(f"diivine_sq{self.x.dtype}", self.x.shape, self.x.dtype))
+        self.var = _filter_full(sq)
+        self.var -= cv2.multiply(self.mu, self.mu, dst=sq)
 
 
 def _cs_pair(a: _CsPlane, b: _CsPlane, c2: float = _C2) -> float:
     """``mean((2 s_ab + C2) / (s_a^2 + s_b^2 + C2))`` from cached planes (``ssim_index_new``'s ``mcs``)."""
     dt = a.x.dtype
-    prod = np.multiply(a.x, b.x, out=scratch(f"diivine_sq{dt}", a.x.shape, dt))
-    s_ab = _filter_valid(prod)
-    mu_ab = cv2.multiply(a.mu, b.mu, dst=scratch(f"diivine_mu2{dt}", a.mu.shape, dt))
+    prod = cv2.multiply(a.x, b.x, dst=scratch(f"diivine_sq{dt}", a.x.shape, dt))
+    s_ab = _filter_full(prod)
+    mu_ab = cv2.multiply(a.mu, b.mu, dst=prod)
     num = cv2.addWeighted(s_ab, 2.0, mu_ab, -2.0, c2, dst=s_ab)           # 2 s_ab + C2
-    den = cv2.addWeighted(a.var, 1.0, b.var, 1.0, c2, dst=mu_ab)          # s_a^2 + s_b^2 + C2
-    cs = cv2.divide(num, den, dst=num)
-    return float(cs.sum(dtype=np.float64)) / cs.size
+    den = cv2.addWeighted(a.var, 1.0, b.var, 1.0, c2, dst=prod)           # s_a^2 + s_b^2 + C2
+    cs = cv2.divide(num, den, dst=num)[_R:num.shape[0] - _R, _R:num.shape[1] - _R]
+    return cv2.sumElems(cs)[0] / cs.size                                  # float64 accumulation
 
 
 def ssim_cs(a: np.ndarray, b: np.ndarray, k2: float = 0.03, dynamic_range: float = 255.0,
@@ -357,47 +535,78 @@ def ssim_cs(a: np.ndarray, b: np.ndarray, k2: float = 0.03, dynamic_range: float
 
 
 # ------------------------------------------------------------------- spatial correlation
+def _lag_products(q: np.ndarray, dy: int, dx: int) -> float:
+    """``sum q[r, c] * q[r + dy, c + dx]`` over the pairs inside the array (``dy >= 0``).
+
+    One dot product of the flattened array with itself shifted by ``dy * W + dx``, minus the
+    pairs that wrap from one row into the next.  ``q`` holds small integers, so every partial
+    sum is an integer below 2^53 and the result is exact in any summation order.
+    """
+    H, W = q.shape
+    flat = q.ravel()
+    k = dy * W + dx
+    if dx >= 0:
+        lo, hi = 0, (H - dy) * W - dx
+        wrap_a, wrap_b = q[:H - dy - 1, W - dx:], q[dy + 1:, :dx]
+    else:
+        lo, hi = -dx, (H - dy) * W
+        wrap_a, wrap_b = q[1:H - dy, :-dx], q[dy:H - 1, W + dx:]
+    total = float(np.dot(flat[lo:hi], flat[lo + k:hi + k]))
+    if wrap_a.size:
+        total -= float(np.einsum("ij,ij->", wrap_a, wrap_b))
+    return total
+
+
+def _window_sum(integral: np.ndarray, r0: int, r1: int, c0: int, c1: int) -> float:
+    return float(integral[r1, c1] - integral[r0, c1] - integral[r1, c0] + integral[r0, c0])
+
+
+@single_threaded_blas
 def spatial_correlation(band: np.ndarray, distances: tuple[int, ...] = DISTANCES,
                         nbins: int = HIST_BINS) -> np.ndarray:
     """``rho(d)`` of ``find_spatial_hist_fast``: correlation of the joint histogram of each
     coefficient with its 8 neighbours at offsets ``(0,±d), (±d,0), (±d,±d)``.
 
     Values are quantised to the centres of ``hist(x, 100)`` (equal bins over ``[min, max]``);
-    the correlation is computed on the bin centres.
+    the correlation is computed on the bin centres.  That is the correlation of the pairs'
+    bin indices ``i, j`` (the centres are ``lo + w (i + 1/2)``, an affine map), and the
+    histogram is symmetric (each offset comes with its opposite), so with ``n`` pairs in one
+    direction, ``S = sum i j``, ``T = sum (i + j)`` and ``Q = sum (i^2 + j^2)``::
+
+        rho = (E[ij] - E[i]^2) / (E[i^2] - E[i]^2) = (4 n S - T^2) / (2 n Q - T^2)
+
+    (the release centres ``y`` with the mean of ``x`` as well; the two are equal here).
+    ``S``, ``T``, ``Q`` are exact integers (:func:`_lag_products`, integral images), so ``rho``
+    is the correctly rounded value of the histogram formula.
     """
     x = np.asarray(band, dtype=np.float64)
     lo, hi = float(x.min()), float(x.max())
     if not hi > lo:
         raise ValueError("spatial_correlation needs a non-constant band")
-    if nbins > 256:
-        raise ValueError(f"spatial_correlation supports at most 256 bins, got {nbins}")
     width = (hi - lo) / nbins
-    q = np.clip(np.floor((x - lo) / width), 0, nbins - 1).astype(np.uint8)
-    centres = lo + width * (np.arange(nbins) + 0.5)
+    q = np.subtract(x, lo)
+    q /= width
+    np.floor(q, out=q)
+    np.clip(q, 0, nbins - 1, out=q)                          # bin indices 0 .. nbins-1 (exact)
     H, W = q.shape
+    isum, isq = cv2.integral2(q, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
     out = []
     for d in distances:
-        counts = np.zeros((nbins, nbins), dtype=np.float64)
-        # offsets (0,d), (d,0), (d,d), (d,-d); their opposites give the transposed counts
+        n = s = t = sq = 0
+        # offsets (0,d), (d,0), (d,d), (d,-d); their opposites give the same pairs reversed
         for dy, dx in ((0, d), (d, 0), (d, d), (d, -d)):
             if abs(dy) >= H or abs(dx) >= W:
                 continue
-            a = q[max(0, -dy):H - max(0, dy), max(0, -dx):W - max(0, dx)]
-            b = q[max(0, dy):H - max(0, -dy), max(0, dx):W - max(0, -dx)]
-            # joint histogram counts[i, j] = #(a == i and b == j); exact integers (float32 < 2^24)
-            counts += cv2.calcHist([a, b], [0, 1], None,
-                                   [nbins, nbins], [0, nbins, 0, nbins])
-        m = counts + counts.T
-        total = m.sum()
-        if total == 0:
+            a = (0, H - dy, max(0, -dx), W - max(0, dx))           # first members' window
+            b = (dy, H, max(0, dx), W - max(0, -dx))               # second members'
+            n += (H - dy) * (W - abs(dx))
+            s += round(_lag_products(q, dy, dx))
+            t += round(_window_sum(isum, *a) + _window_sum(isum, *b))
+            sq += round(_window_sum(isq, *a) + _window_sum(isq, *b))
+        if n == 0:
             raise ValueError(f"spatial_correlation: no pixel pairs at distance {d} in a {H}x{W} band")
-        m = m / total
-        px, py = m.sum(axis=1), m.sum(axis=0)
-        mu_x, mu_y = centres @ px, centres @ py
-        var_x = ((centres - mu_x) ** 2) @ px
-        var_y = ((centres - mu_x) ** 2) @ py          # the release centres y with mu_x too
-        exy = centres @ m @ centres
-        out.append((exy - mu_x * mu_y) / (np.sqrt(var_x) * np.sqrt(var_y)))
+        num, den = 4 * n * s - t * t, 2 * n * sq - t * t
+        out.append(num / den if den else float("nan"))
     return np.asarray(out)
 
 
@@ -486,7 +695,10 @@ def extract(image: np.ndarray) -> np.ndarray:
     return out
 
 
-VERSION = "2"          # 2: the SSIM cs features (f32-f43, f74-f88) filtered in float32 (moved < 3e-8 relative)
+# 2: the SSIM cs features (f32-f43, f74-f88) filtered in float32 (moved < 3e-8 relative);
+# 3: real-FFT pyramid, regrouped normalisation products, exact-integer spatial correlation and
+#    OpenCV's symmetric float32 Gaussian (see the module docstring for what moved)
+VERSION = "3"
 
 register_extractor(
     "diivine",

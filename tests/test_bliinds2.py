@@ -121,7 +121,7 @@ def test_finite_on_calibration_photo(calib_crop):
 
 def test_registered_extractor(astronaut_small):
     ext = get_extractor("bliinds2")
-    assert ext.version == B.VERSION == "2" and "Saad" in ext.paper
+    assert ext.version == B.VERSION == "3" and "Saad" in ext.paper
     np.testing.assert_array_equal(ext(astronaut_small), B.extract(astronaut_small))
 
 
@@ -230,7 +230,9 @@ def test_vectorised_equals_literal_transcription(astronaut_small):
     np.testing.assert_allclose(B.extract(odd), _literal_bliinds2(odd), rtol=1e-12, atol=1e-12)
 
 
-def test_chunked_blocks_give_identical_features(astronaut_small, monkeypatch):
+def test_chunked_blocks_give_the_same_features(astronaut_small, monkeypatch):
     f = B.extract(astronaut_small)
     monkeypatch.setattr(B, "_CHUNK_BLOCKS", 50)                    # one block row per batch
-    np.testing.assert_array_equal(B.extract(astronaut_small), f)
+    # OpenBLAS picks its kernels by matrix width (small-matrix paths), so the DCT product of a
+    # narrower batch may round differently: equal up to that rounding, not bit for bit
+    np.testing.assert_allclose(B.extract(astronaut_small), f, rtol=1e-13, atol=0)

@@ -169,3 +169,29 @@ def test_half_scale_uses_matlab_imresize(astronaut_small):
     gray = B.to_gray_uint8(astronaut_small)
     f = B.extract(gray)
     np.testing.assert_array_equal(f[18:], B.brisque_features(imresize(gray, 0.5), scales=1))
+
+
+def _reference_scale_features(gray: np.ndarray) -> list[float]:
+    """One scale from the public building blocks, whole arrays (the release's steps one by one)."""
+    m = B.mscn(gray)
+    feats = list(B.fit_ggd(m))
+    for prod in B.paired_products(m).values():
+        feats += list(B.fit_aggd(prod))
+    return feats
+
+
+@pytest.mark.parametrize("strip", [B._STRIP_ELEMENTS, 100])
+def test_fused_strip_pass_equals_building_blocks(astronaut_small, monkeypatch, strip):
+    """The one-pass strip computation (MSCN, then the paired products of the rows whose
+    neighbours are ready, the wrapped first/last rows at the end) equals whole-array blocks."""
+    monkeypatch.setattr(B, "_STRIP_ELEMENTS", strip)                # 100: an 8-row strip at a time
+    rng = np.random.default_rng(5)
+    flat = B.to_gray_uint8(astronaut_small)
+    flat[:40, :50] = 255.0                                          # saturated: exact zeros in the MSCN field
+    images = [B.to_gray_uint8(astronaut_small), flat, rng.integers(0, 256, (23, 31)).astype(float),
+              rng.integers(0, 256, (14, 17)).astype(float)]
+    for img in images:
+        want = _reference_scale_features(img)
+        got = B._scale_features(img)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    assert np.count_nonzero(B.mscn(flat) == 0) > 0                  # the zero-count path was taken

@@ -52,6 +52,40 @@ def test_pyramid_shapes_and_constant_image(shape):
     assert np.abs(hp).max() < 1e-9
 
 
+def _complex_sfpyr(im, height, order):
+    """buildSFpyr with complex transforms of the full spectrum (the masks of D._pyramid_masks)."""
+    from scipy import fft
+
+    hi0, lo0, levels = D._pyramid_masks(im.shape, height, order)
+    phase = (-1j) ** order
+    spectrum = fft.fft2(im)
+    hp = fft.ifft2(spectrum * hi0).real
+    lodft = np.fft.fftshift(spectrum) * lo0
+    bands = []
+    for masks, crop, lo in levels:
+        lo_u = np.fft.ifftshift(lodft)
+        bands.append([(phase * fft.ifft2(lo_u * m)).real for m in masks])
+        lodft = lodft[crop] * lo
+    return hp, bands
+
+
+@pytest.mark.parametrize("shape", [(64, 96), (65, 97), (66, 98), (61, 60), (63, 131)])
+@pytest.mark.parametrize("height, order", [(2, 5), (3, 3), (4, 0)])
+def test_real_fft_pyramid_equals_complex_transforms(shape, height, order):
+    """Half-spectrum inverse transforms (Hermitian part of each band's spectrum, next level
+    gathered from the half spectrum, Nyquist columns of even widths included) equal the
+    complex full-spectrum ones for odd and even sizes (width = 2 mod 4 too)."""
+    im = np.random.default_rng(7).normal(100, 30, shape)
+    hp, bands = D.steerable_pyramid_freq(im, height=height, order=order)
+    hp_c, bands_c = _complex_sfpyr(im, height, order)
+    scale = np.abs(hp_c).max()
+    np.testing.assert_allclose(hp, hp_c, rtol=0, atol=1e-13 * scale)
+    for lev, lev_c in zip(bands, bands_c, strict=True):
+        for b, b_c in zip(lev, lev_c, strict=True):
+            assert b.shape == b_c.shape and b.flags.c_contiguous
+            np.testing.assert_allclose(b, b_c, rtol=0, atol=1e-13 * np.abs(b_c).max())
+
+
 # -------------------------------------------------------------------------- normalisation
 def test_parent_rule_of_release():
     assert D.parent_flags() == [True] * 5 + [False] * 7
@@ -106,9 +140,12 @@ def _literal_norm_sender(bands):
     return out
 
 
-def test_normalisation_equals_literal_transcription(astronaut_small):
-    _, bands = D.steerable_pyramid_freq(rgb_to_gray(astronaut_small)[:100, :90])
-    for got, want in zip(D.normalise_subbands(bands), _literal_norm_sender(bands)):
+@pytest.mark.parametrize("block_pixels", [D._BLOCK_PIXELS, 100])
+def test_normalisation_equals_literal_transcription(astronaut_small, monkeypatch, block_pixels):
+    # 100 pixels: blocks of one row (and a short last block) in both passes
+    monkeypatch.setattr(D, "_BLOCK_PIXELS", block_pixels)
+    _, bands = D.steerable_pyramid_freq(rgb_to_gray(astronaut_small)[:100, :91])
+    for got, want in zip(D.normalise_subbands(bands), _literal_norm_sender(bands), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
 
 
@@ -193,7 +230,7 @@ def test_finite_on_calibration_photo(calib_crop):
 
 def test_registered_extractor(astronaut_small):
     ext = get_extractor("diivine")
-    assert ext.version == D.VERSION == "2" and "Moorthy" in ext.paper
+    assert ext.version == D.VERSION == "3" and "Moorthy" in ext.paper
     np.testing.assert_array_equal(ext(astronaut_small), D.extract(astronaut_small))
 
 

@@ -97,3 +97,18 @@ def test_aggd_symmetric_and_asymmetric():
 def test_unknown_method():
     with pytest.raises(ValueError, match="unknown GGD inversion"):
         estimate_ggd_shape(np.arange(5.0), method="spline")
+
+
+@pytest.mark.parametrize("grid", [(0.03, 10.0, 0.001), (0.2, 10.0, 0.001), (0.2, 3.0, 0.01)])
+def test_bucketed_count_equals_searchsorted(grid):
+    """The bucketed lookup behind nearest/bracket gives searchsorted's answer everywhere:
+    random ratios, every grid ratio and its floating-point neighbours, the ends and beyond."""
+    t = GGDTable(*grid)
+    r = t.ratio
+    rng = np.random.default_rng(2)
+    rho = np.concatenate([np.exp(rng.normal(0.8, 1.5, 50_000)), rng.uniform(r[-1], min(r[0], 50.0), 50_000),
+                          r, np.nextafter(r, np.inf), np.nextafter(r, -np.inf), (r[1:] + r[:-1]) / 2,
+                          [0.0, -1.0, 4 / 3, 1e300, np.inf, -np.inf, r[0] * 2, r[-1] / 2]])
+    want = r.size - np.searchsorted(t._ascending, rho, side="left")
+    np.testing.assert_array_equal(t._count_ge(rho), want)
+    assert t._count_ge(np.array([np.nan] * 100))[0] == 0                # NaN: masked by the callers

@@ -4,7 +4,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .._threads import single_threaded_blas
 from ..matlab import box_mean, conv2
 from ._filters import prepare_pair
 
@@ -64,9 +63,10 @@ def _gms_uint8(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _std(x: np.ndarray) -> float:
-    """``std2``: ``sqrt(sum((x - mean)^2) / (N - 1))`` (two passes)."""
-    v = (x - x.sum() / x.size).ravel()
-    return float(np.sqrt(np.dot(v, v) / (v.size - 1)))
+    """``std2``: ``sqrt(sum((x - mean)^2) / (N - 1))`` (two passes; OpenCV's double-precision
+    sum of squares, not BLAS, so no thread pool is involved)."""
+    d = x - x.sum() / x.size
+    return float(np.sqrt(cv2.norm(d, cv2.NORM_L2SQR) / (d.size - 1)))
 
 
 def gmsd(ref: np.ndarray, dist: np.ndarray) -> float:
@@ -87,7 +87,6 @@ def gmsd(ref: np.ndarray, dist: np.ndarray) -> float:
     return gmsd_planes(*pair.luminance_uint8())
 
 
-@single_threaded_blas
 def gmsd_planes(y1: np.ndarray, y2: np.ndarray) -> float:
     """GMSD of two grey planes on [0, 255] (uint8 or float; no checks, no conversion).
 

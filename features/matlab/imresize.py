@@ -32,6 +32,7 @@ import math
 from functools import lru_cache
 from typing import Callable, Sequence, Union
 
+import cv2
 import numpy as np
 from scipy import sparse
 
@@ -139,6 +140,8 @@ def _resize_along(x: np.ndarray, mat: sparse.csr_matrix, dim: int) -> np.ndarray
     if dim == 0:
         flat = np.ascontiguousarray(x).reshape(x.shape[0], -1)
         return (mat @ flat).reshape((mat.shape[0],) + x.shape[1:])
+    if x.ndim == 2:                                     # OpenCV transposes (copies) faster than numpy
+        return cv2.transpose(mat @ cv2.transpose(np.ascontiguousarray(x)))
     moved = np.ascontiguousarray(np.moveaxis(x, 1, 0))
     out = (mat @ moved.reshape(moved.shape[0], -1)).reshape((mat.shape[0],) + moved.shape[1:])
     return np.moveaxis(out, 0, 1)
@@ -183,7 +186,7 @@ def imresize(image: np.ndarray, size: Size, method: str = "bicubic", antialiasin
         raise ValueError(f"imresize supports uint8, bool and float arrays, got {arr.dtype}")
     _check_method(method)
     out_shape, scale = _output_shape(arr.shape[:2], size)
-    x = arr.astype(np.float64)
+    x = arr.astype(np.float64, copy=False)
     # MATLAB resizes along the dimension with the smaller scale first (stable sort: rows on ties).
     order = (0, 1) if scale[0] <= scale[1] else (1, 0)
     for dim in order:
@@ -193,4 +196,6 @@ def imresize(image: np.ndarray, size: Size, method: str = "bicubic", antialiasin
         x = _resize_along(x, mat, dim)
         if integer:
             x = np.clip(np.floor(x + 0.5), 0, 255)
+    if x is arr:                                        # nothing resized: never hand back the input
+        x = x.copy()
     return x.astype(np.uint8) if integer else np.ascontiguousarray(x)
