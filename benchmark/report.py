@@ -57,12 +57,13 @@ def _deep_trained(method: str) -> bool:
     return info.trainable and info.suite == "deep"
 
 
-def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame,
-                 deep_preset: str | None = None) -> tuple[list[tuple[str, Table]], pd.DataFrame]:
+def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame, deep_preset: str | None = None,
+                 meta: dict[str, Any] | None = None) -> tuple[list[tuple[str, Table]], pd.DataFrame]:
     """Every table a run's metrics support, as ``(file stem, Table)``; and the summary frame.
 
     ``deep_preset`` (``"cpu"``/``"quick"``) adds a note that the deep rows were trained with
-    a short CPU schedule.
+    a short CPU schedule; ``meta`` (the run's ``run.json``) adds the backbone weights and crop
+    presets of the deep transfer rows (:func:`benchmark.methods.deep_transfer.table_notes`).
     """
     if metrics.empty:
         return [], pd.DataFrame()
@@ -88,6 +89,11 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame,
                 t.notes.append(f"{', '.join(dict.fromkeys(deep))}: trained or fine-tuned with the short "
                                f"'{deep_preset}' preset of a CPU run (a few epochs, few crops or patches), "
                                f"not the papers' schedules; see the README.")
+        if meta:
+            from .methods.deep_transfer import table_notes
+
+            rows = within.drop_duplicates("method")
+            t.notes += table_notes(list(rows["method"]), [str(x) for x in rows["label"]], meta)
         tables.append(("single_dataset", t))
     cross_ds = list(dict.fromkeys(summary.loc[summary["plan"] == "one-vs-one", "train_set"]))
     if cross_ds:
@@ -129,7 +135,7 @@ def write_all(out: Path, metrics: pd.DataFrame, per_type: pd.DataFrame, failures
               meta: dict[str, Any], results: list, plots: bool = True, mapping: str = "logistic5"):
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
-    tables, summary = build_tables(metrics, per_type, deep_preset=meta.get("deep_preset"))
+    tables, summary = build_tables(metrics, per_type, deep_preset=meta.get("deep_preset"), meta=meta)
     md = ["# iqabench results", ""]
     tex = ["% iqabench results (generated; do not edit)", "% needs \\usepackage{booktabs}", ""]
     for stem, t in tables:

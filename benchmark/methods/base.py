@@ -63,6 +63,8 @@ class RunContext:
     seed: int = 0
     work_dir: Path | None = None     # where checkpoints may go
     progress: bool = True
+    offline: bool | None = None      # never download weights; None = the IQABENCH_OFFLINE variable
+    weights_sha256: dict[str, str] = field(default_factory=dict)   # arch -> SHA-256 of the weights used
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class MethodInfo:
     score_range: tuple[float, float] | None = None
     requires: tuple[str, ...] = ()   # optional modules it needs (e.g. "torch")
     description: str = ""
+    backbone: str | None = None      # ImageNet backbone whose weights it needs (e.g. "alexnet")
 
     @property
     def display(self) -> str:
