@@ -116,28 +116,26 @@ class DeepBIQ(FineTunedCNN):
         train_fail = dict(self.failures_)
         paths = paths_of(records)
         target = targets_from_records(records)
-        feats, fails = self.crop_outputs(records, _Tap(self.model_).eval(), pool=None, desc="features")
-        train_fail.update(fails)
         k = max(1, min(int(self.svr_crops), int(self.n_test_crops)))
-        X, z, groups = [], [], []
-        for i, f in enumerate(feats):
-            if f is None or not np.isfinite(target[i]) or paths[i] in train_fail:
-                continue
-            X.append(f[:k])
-            z += [target[i]] * len(f[:k])
-            groups += [i] * len(f[:k])
-        if len(X) < 3:
-            raise ValueError(f"only {len(X)} training images gave features; failures: {list(train_fail.items())[:5]}")
-        X_arr = np.concatenate(X).astype(np.float64)
-        y = np.asarray(z, dtype=np.float64)
+        feats, fails = self.crop_outputs(records, _Tap(self.model_).eval(), pool=None, desc="features", n_crops=k)
+        train_fail.update(fails)
+        use = [i for i, f in enumerate(feats)
+               if f is not None and np.isfinite(target[i]) and paths[i] not in train_fail]
+        if len(use) < 3:
+            raise ValueError(f"only {len(use)} training images gave features; failures: {list(train_fail.items())[:5]}")
+        X_arr = np.empty((len(use) * k, feats[use[0]].shape[1]), dtype=np.float64)   # crop-level samples
+        for j, i in enumerate(use):
+            X_arr[j * k:(j + 1) * k] = feats[i]
+            feats[i] = None
+        y = np.repeat(target[use], k)
+        groups = np.repeat(np.asarray(use), k)                  # the crops of an image stay in one CV fold
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std() or 1.0)
         pipe = Pipeline([("scale", StandardScaler()),
                          ("svr", LinearSVR(epsilon=self.svr_epsilon, dual="auto", max_iter=20000,
                                            random_state=int(self.seed)))])
-        n_img = len(set(groups))
-        search = GridSearchCV(pipe, {"svr__C": list(self.svr_C)}, cv=GroupKFold(n_splits=max(2, min(5, n_img))),
+        search = GridSearchCV(pipe, {"svr__C": list(self.svr_C)}, cv=GroupKFold(n_splits=max(2, min(5, len(use)))),
                               scoring="neg_mean_squared_error", error_score="raise")
-        search.fit(X_arr, (y - self.y_mean_) / self.y_std_, groups=np.asarray(groups))
+        search.fit(X_arr, (y - self.y_mean_) / self.y_std_, groups=groups)
         self.svr_ = search.best_estimator_
         self.best_params_ = search.best_params_
         self.failures_ = train_fail

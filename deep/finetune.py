@@ -282,9 +282,10 @@ class FineTunedCNN:
             raise ValueError(f"loss must be one of {self._losses()}, got {loss!r}")
         self.weights, self.head, self.epochs, self.lr = weights, head, epochs, lr
         self.batch_size, self.momentum, self.weight_decay, self.loss = batch_size, momentum, weight_decay, loss
-        self.dropout, self.n_train_crops, self.n_test_crops, self.crop_size = dropout, n_train_crops, n_test_crops, crop_size
-        self.val_fraction, self.patience, self.seed, self.device, self.amp = val_fraction, patience, seed, device, amp
-        self.work_dir, self.num_workers, self.upsample_small, self.progress = work_dir, num_workers, upsample_small, progress
+        self.dropout, self.n_train_crops, self.n_test_crops = dropout, n_train_crops, n_test_crops
+        self.crop_size, self.val_fraction, self.patience, self.seed = crop_size, val_fraction, patience, seed
+        self.device, self.amp, self.work_dir, self.num_workers = device, amp, work_dir, num_workers
+        self.upsample_small, self.progress = upsample_small, progress
         self.offline = offline
 
     # -- hooks that a classification variant (DeepBIQ) overrides ------------------------------
@@ -372,7 +373,8 @@ class FineTunedCNN:
         self.failures_.update(fails)
         keep = [k for k, im in enumerate(images) if im is not None]
         if len(keep) < 2:
-            raise ValueError(f"only {len(keep)} decodable training images; failures: {list(self.failures_.items())[:5]}")
+            raise ValueError(f"only {len(keep)} decodable training images; "
+                             f"failures: {list(self.failures_.items())[:5]}")
         images = [images[k] for k in keep]
         idx = idx[keep]
         paths = [paths[i] for i in idx]
@@ -439,9 +441,10 @@ class FineTunedCNN:
 
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit first")
 
-    def crop_outputs(self, records: Any, net: nn.Module, pool: str | None = "mean", desc: str = "predict"):
-        """``(values, failures)``: ``net``'s output on each image's ``n_test_crops`` test crops
-        (mean, or per crop with ``pool=None``; ``None`` for an image that failed)."""
+    def crop_outputs(self, records: Any, net: nn.Module, pool: str | None = "mean", desc: str = "predict",
+                     n_crops: int | None = None):
+        """``(values, failures)``: ``net``'s output on each image's ``n_test_crops`` test crops (or
+        their first ``n_crops``), the mean or (``pool=None``) per crop; ``None`` for an image that failed."""
         paths = paths_of(records)
         out: list[np.ndarray | None] = [None] * len(paths)
         fails: dict[str, str] = {}
@@ -453,7 +456,8 @@ class FineTunedCNN:
                 todo.append(i)
             except OSError:
                 fails[p] = "file not found" if not os.path.exists(p) else "unreadable file"
-        for j, val, err in crop_outputs(net, [paths[i] for i in todo], digests, n_crops=int(self.n_test_crops),
+        for j, val, err in crop_outputs(net, [paths[i] for i in todo], digests,
+                                        n_crops=int(n_crops or self.n_test_crops),
                                         size=self.size, seed=int(self.seed), upsample_small=bool(self.upsample_small),
                                         batch_size=int(self.batch_size), device=self.device_, amp=bool(self.amp),
                                         num_workers=self.num_workers, progress=bool(self.progress),

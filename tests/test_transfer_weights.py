@@ -57,8 +57,9 @@ def test_missing_weights_are_a_noted_absence(tmp_path, monkeypatch):
 def test_run_records_weights_and_notes_them(alexnet_files, tmp_path):
     out = tmp_path / "o"
     res = run(RunConfig(suite="deep", methods=["alexnet_svr", "alexnet_fc6_svr"], datasets=["synth"], quick=True,
-                        dataset_options={"synth": {"n_contents": 3}}, n_repeats=1, weights={"alexnet": alexnet_files[0]},
-                        out=str(out), progress=False, plots=False, device="cpu", cache_dir=None))
+                        dataset_options={"synth": {"n_contents": 3}}, n_repeats=1,
+                        weights={"alexnet": alexnet_files[0]}, out=str(out), progress=False, plots=False,
+                        device="cpu", cache_dir=None))
     meta = json.loads((out / "run.json").read_text())
     w = meta["weights"]["alexnet"]
     assert w["path"] == alexnet_files[0] and w["origin"] == "--weights" and w["layers"] == "features only"
