@@ -19,8 +19,10 @@ ref. [3], "On the use of deep learning for blind image quality assessment", SIVi
 * "the best aggregation approach is the average prediction pooling": an image's score is
   the mean of the SVR's predictions on its crops.  With a linear SVR this is exactly the SVR
   applied to the mean crop feature, which is how it is computed;
-* 30 random crops per image (the most sub-regions in Fig. 3 of paper 003, where the
-  correlation still rises with their number), for training and testing.
+* 30 random crops per image, for training and testing: DeepBIQ's setting as we read the
+  original paper (paper 003's Fig. 3 shows the correlation rising with the number of
+  sub-regions; its values are not in the text we have).  Crops are ``crop_size`` (the
+  backbone's 224; CaffeNet took 227).
 
 Implementation choices where the papers are silent (stated, not taken from them): the
 fine-tuning solver is Kim et al.'s (SGD, learning rate 1e-3, momentum 0.9, weight decay
