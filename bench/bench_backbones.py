@@ -240,12 +240,16 @@ def crops(a: argparse.Namespace) -> dict:
         d = [spearmanr(preds[r["k"]][b], y[b]).statistic - spearmanr(preds[kmax][b], y[b]).statistic for b in boot]
         r["d_srocc_vs_max"] = round(float(np.median(d)), 4)
         r["d_srocc_ci95"] = [round(float(np.percentile(d, 2.5)), 4), round(float(np.percentile(d, 97.5)), 4)]
-    print(f"\n{a.arch}-{tap} + SVR on {a.dataset} ({split.name} split, {len(tr)}/{len(te)} images); "
-          f"per-crop extraction {extract_s if extract_s is None else round(extract_s)} s\n")
-    print(f"| crops | SROCC | PLCC | SROCC - SROCC({kmax}) (paired bootstrap median, 95% CI) |\n|---:|---:|---:|---|")
+    lines = [f"{a.arch}-{tap} + SVR on {a.dataset} ({split.name} split, {len(tr)}/{len(te)} images), the mean "
+             f"feature of the first k of {a.n_crops} random 224x224 crops per image; paired bootstrap of the "
+             f"test set ({a.bootstrap} resamples). Per-crop extraction: "
+             f"{'cached' if extract_s is None else f'{extract_s:.0f} s'}, {a.threads} torch thread(s).", "",
+             f"| crops | SROCC | PLCC | SROCC - SROCC({kmax}) (median, 95% CI) |", "|---:|---:|---:|---|"]
     for r in rows:
-        print(f"| {r['k']} | {r['srocc']:.3f} | {r['plcc']:.3f} | {r['d_srocc_vs_max']:+.3f} "
-              f"[{r['d_srocc_ci95'][0]:+.3f}, {r['d_srocc_ci95'][1]:+.3f}] |")
+        lines.append(f"| {r['k']} | {r['srocc']:.3f} | {r['plcc']:.3f} | {r['d_srocc_vs_max']:+.3f} "
+                     f"[{r['d_srocc_ci95'][0]:+.3f}, {r['d_srocc_ci95'][1]:+.3f}] |")
+    print("\n" + "\n".join(lines))
+    (Path(a.out) / f"crops-{a.dataset}-{a.arch}-{tap}.md").write_text("\n".join(lines) + "\n")
     return {"crops": rows, "arch": a.arch, "tap": tap, "dataset": a.dataset, "extract_s": extract_s,
             "n_images": len(paths)}
 

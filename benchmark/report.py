@@ -47,12 +47,14 @@ def _kind(name: str) -> str:
         return ""
 
 
-def _deep_trained(method: str) -> bool:
+def _deep_trained(method: str, preset: str | None = None) -> bool:
     from .methods.base import get_method_info
 
     try:
         info = get_method_info(method)
     except (KeyError, ValueError):
+        return False
+    if preset == "cpu" and info.backbone:   # ImageNet transfer rows: their 'cpu' preset is the papers' recipe
         return False
     return info.trainable and info.suite == "deep"
 
@@ -84,7 +86,7 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame, deep_preset: str
                 labels = ", ".join(g["label"].astype(str))
                 t.notes.append(f"{d}: {labels}: median of {int(k)} split(s) only (trained CNNs on a CPU).")
         if deep_preset in ("cpu", "quick"):
-            deep = [str(lab) for m, lab in zip(within["method"], within["label"]) if _deep_trained(m)]
+            deep = [str(lab) for m, lab in zip(within["method"], within["label"]) if _deep_trained(m, deep_preset)]
             if deep:
                 t.notes.append(f"{', '.join(dict.fromkeys(deep))}: trained or fine-tuned with the short "
                                f"'{deep_preset}' preset of a CPU run (a few epochs, few crops or patches), "
