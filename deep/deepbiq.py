@@ -44,7 +44,7 @@ from torch import nn
 
 from features.extraction import paths_of
 
-from .finetune import FineTunedCNN, _prep, _Tap
+from .finetune import HOLD_BYTES, FineTunedCNN, _prep, _Tap
 from .patches import targets_from_records
 
 __all__ = ["DeepBIQ", "acr_classes", "N_CLASSES"]
@@ -84,13 +84,13 @@ class DeepBIQ(FineTunedCNN):
                  svr_crops: int = 10, svr_C: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0), svr_epsilon: float = 0.1,
                  seed: int = 0, device: str | None = None, amp: bool = True, work_dir: Any = None,
                  num_workers: int | None = None, upsample_small: bool = False, progress: bool = False,
-                 offline: bool | None = None):
+                 offline: bool | None = None, hold_bytes: int | None = HOLD_BYTES):
         super().__init__(arch, weights, head=head, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
                          weight_decay=weight_decay, loss=loss, dropout=dropout, n_train_crops=n_train_crops,
                          n_test_crops=n_test_crops, crop_size=crop_size, val_fraction=val_fraction,
                          patience=patience, seed=seed, device=device, amp=amp, work_dir=work_dir,
                          num_workers=num_workers, upsample_small=upsample_small, progress=progress,
-                         offline=offline)
+                         offline=offline, hold_bytes=hold_bytes)
         self.svr_crops, self.svr_C, self.svr_epsilon = svr_crops, svr_C, svr_epsilon
 
     @staticmethod

@@ -34,10 +34,13 @@ last finished epoch; AMP + channels_last on CUDA only; seeded).
 
 Data path (``bench/bench_backbones.py`` measures it against the network's own
 forward+backward throughput): the training and validation images are decoded once into
-``uint8`` ``(3, H, W)`` tensors held in memory (BIQ2021-dev's 2000 training images of
-512 x 512: 1.57 GB); a training item is one crop, cut from its image by tensor slicing when
-the batch is assembled (no DataLoader workers), so a batch of 48 crops mixes (almost
-always) 48 images.
+``uint8`` ``(3, H, W)`` tensors held in memory; a training item is one crop, cut from its
+image by tensor slicing when the batch is assembled (no DataLoader workers), so a batch of
+48 crops mixes (almost always) 48 images.  On a CPU a training set whose decoded pixels
+exceed ``hold_bytes`` (:data:`HOLD_BYTES`, 1 GiB; BIQ2021-dev's 2000 training images of
+512 x 512 take 1.57 GB) is checked once and then decoded again from its files for each
+batch (once per image in the batch): a few per cent of a CPU's fine-tuning throughput, and
+the same pixels, so the same results.
 """
 from __future__ import annotations
 
@@ -62,14 +65,17 @@ from .features import crop_corners, crop_outputs
 from .patches import probe_images, segment_mean, targets_from_records
 from .trainer import Trainer, TrainConfig, content_split, sgd
 
-__all__ = ["FineTunedCNN", "RegressionCNN", "HeldCrops", "HeldImages", "PAPER_EPOCHS", "LARGE_DATASETS",
-           "crops_per_image", "decode_images", "FINETUNE_VERSION"]
+__all__ = ["FineTunedCNN", "RegressionCNN", "HeldCrops", "HeldImages", "OnDisk", "PAPER_EPOCHS", "LARGE_DATASETS",
+           "HOLD_BYTES", "crops_per_image", "decode_images", "decoded_bytes", "FINETUNE_VERSION"]
 
 # Kim et al. 2017, Sec. V: 8 epochs (AlexNet), 6 (ResNet50); others: 6 (our choice, see module doc).
 PAPER_EPOCHS = {"alexnet": 8, "resnet50": 6, "mobilenet_v2": 6, "vgg16": 6}
 #: databases with 30 training crops per image (Kim et al.: TID2013, 3000 images, "due to the
 #: large number of distorted images"), i.e. TID2013 and the registered databases at least as large
 LARGE_DATASETS = frozenset({"tid2013", "kadid10k", "koniq10k", "spaq", "biq2021"})
+#: on a CPU, training images are held decoded when that takes at most this many bytes, else decoded
+#: again from their files for each batch that needs them (on CUDA always held: the GPU outpaces decoding)
+HOLD_BYTES = 2 ** 30
 #: bump when training changes what a checkpoint holds (2: per-dataset crop counts, crops cut from
 #: images held in memory, one crop per item)
 FINETUNE_VERSION = "2"
@@ -150,14 +156,51 @@ class _Tap(nn.Module):
         return self.model.features(x)
 
 
-def decode_images(paths: Sequence[str], size: int, upsample_small: bool = False
-                  ) -> tuple[list[torch.Tensor | None], dict[str, str]]:
-    """Decode each image once into a ``uint8`` ``(3, H, W)`` tensor (``None`` and a reason on failure).
+class OnDisk:
+    """An image not held in memory: decoded again from its file when a batch needs it
+    (same pixels as the held tensor would have: :func:`decode_images` on the path)."""
+
+    __slots__ = ("path", "shape", "size", "upsample_small")
+
+    def __init__(self, path: str, shape: tuple[int, ...], size: int, upsample_small: bool):
+        self.path, self.shape, self.size, self.upsample_small = path, tuple(shape), int(size), bool(upsample_small)
+
+    def decode(self) -> torch.Tensor:
+        (img,), fails = decode_images([self.path], self.size, self.upsample_small)
+        if img is None:
+            raise ImageError(self.path, fails.get(self.path, "could not be decoded again"))
+        return img
+
+
+def _pixels(images: Sequence[Any], i: int, memo: dict[int, torch.Tensor]) -> torch.Tensor:
+    img = images[i]
+    if isinstance(img, torch.Tensor):
+        return img
+    if i not in memo:                  # an image on disk is decoded once per batch
+        memo[i] = img.decode()
+    return memo[i]
+
+
+def decoded_bytes(paths: Sequence[str]) -> int:
+    """``3 H W`` summed over the images, from their headers (what holding them decoded costs)."""
+    from PIL import Image
+
+    total = 0
+    for p in paths:
+        with Image.open(p) as im:
+            total += 3 * im.size[0] * im.size[1]
+    return total
+
+
+def decode_images(paths: Sequence[str], size: int, upsample_small: bool = False, hold: bool = True
+                  ) -> tuple[list[Any], dict[str, str]]:
+    """Decode each image once into a ``uint8`` ``(3, H, W)`` tensor (``None`` and a reason on failure);
+    with ``hold=False`` only check it and keep an :class:`OnDisk` (its path and shape) instead.
 
     Images with a side below ``size`` are a failure, or (``upsample_small``) are scaled up so
     the shorter side is ``size`` (bicubic), as :func:`deep.features.image_crops` does.
     """
-    out: list[torch.Tensor | None] = []
+    out: list[Any] = []
     fails: dict[str, str] = {}
     for p in paths:
         try:
@@ -181,19 +224,20 @@ def decode_images(paths: Sequence[str], size: int, upsample_small: bool = False
             nh, nw = max(size, round(h * s)), max(size, round(w * s))
             t = nn.functional.interpolate(t[None].float(), size=(nh, nw), mode="bicubic", align_corners=False)
             t = t.clamp(0, 255).round().to(torch.uint8)[0]
-        out.append(t)
+        out.append(t if hold else OnDisk(p, t.shape, size, upsample_small))
     return out, fails
 
 
 class HeldCrops(torch.utils.data.Dataset):
     """Training crops of images held in memory: item ``k`` = one crop (cut by slicing) and its target.
 
-    ``corners[i]`` are the fixed ``(row, col)`` corners of image ``i``'s crops; ``targets[i]``
-    its target (float for regression, int for classification).  ``__getitems__`` returns a
-    whole batch (a dict), so the loader's ``collate_fn`` is the identity.
+    ``images[i]``: a ``uint8`` ``(3, H, W)`` tensor, or an :class:`OnDisk` image decoded when
+    a batch needs it.  ``corners[i]`` are the fixed ``(row, col)`` corners of image ``i``'s
+    crops; ``targets[i]`` its target (float for regression, int for classification).
+    ``__getitems__`` returns a whole batch (a dict), so the loader's ``collate_fn`` is the identity.
     """
 
-    def __init__(self, images: Sequence[torch.Tensor], corners: Sequence[np.ndarray], targets: Sequence[Any],
+    def __init__(self, images: Sequence[Any], corners: Sequence[np.ndarray], targets: Sequence[Any],
                  size: int):
         self.images, self.size = list(images), int(size)
         counts = [len(c) for c in corners]
@@ -208,7 +252,9 @@ class HeldCrops(torch.utils.data.Dataset):
         s = self.size
         idx = np.asarray(indices, dtype=np.int64)
         owner = self.owner[idx]
-        crops = torch.stack([self.images[i][:, r:r + s, c:c + s] for i, (r, c) in zip(owner, self.corner[idx])])
+        memo: dict[int, torch.Tensor] = {}
+        crops = torch.stack([_pixels(self.images, i, memo)[:, r:r + s, c:c + s]
+                             for i, (r, c) in zip(owner, self.corner[idx])])
         own = torch.from_numpy(owner)
         return {"patches": crops, "target": self.targets[own], "index": own}
 
@@ -219,8 +265,7 @@ class HeldCrops(torch.utils.data.Dataset):
 class HeldImages(torch.utils.data.Dataset):
     """Validation images held in memory: item = the fixed test crops of one image, its target."""
 
-    def __init__(self, images: Sequence[torch.Tensor], corners: Sequence[np.ndarray], targets: np.ndarray,
-                 size: int):
+    def __init__(self, images: Sequence[Any], corners: Sequence[np.ndarray], targets: np.ndarray, size: int):
         self.images, self.corners, self.size = list(images), list(corners), int(size)
         self.targets = np.asarray(targets, dtype=np.float32)
 
@@ -231,7 +276,7 @@ class HeldImages(torch.utils.data.Dataset):
         s = self.size
         crops, owner = [], []
         for j, i in enumerate(indices):
-            img = self.images[i]
+            img = _pixels(self.images, i, {})
             crops += [img[:, r:r + s, c:c + s] for r, c in self.corners[i]]
             owner += [j] * len(self.corners[i])
         return {"patches": torch.stack(crops), "image_index": torch.tensor(owner, dtype=torch.long),
@@ -262,6 +307,7 @@ class FineTunedCNN:
     ``head=None``: ``"classifier"``, or ``"pool"`` for AlexNet/VGG16 weights without classifier.
     ``val_fraction=0`` disables the validation split (fixed epochs, last epoch kept).
     ``offline=None`` follows ``IQABENCH_OFFLINE`` when ``weights="imagenet"`` must be downloaded.
+    ``hold_bytes``: see :data:`HOLD_BYTES` (``None``: always hold the decoded images).
     After ``fit``: ``train_result_`` (history with the validation SROCC per epoch, best epoch),
     ``train_crops_`` (crops per image by dataset), ``failures_``.
     """
@@ -274,7 +320,8 @@ class FineTunedCNN:
                  n_train_crops: int | None = None, n_test_crops: int = 25, crop_size: int | None = None,
                  val_fraction: float = 0.1, patience: int | None = 3, seed: int = 0, device: str | None = None,
                  amp: bool = True, work_dir: str | os.PathLike | None = None, num_workers: int | None = None,
-                 upsample_small: bool = False, progress: bool = False, offline: bool | None = None):
+                 upsample_small: bool = False, progress: bool = False, offline: bool | None = None,
+                 hold_bytes: int | None = HOLD_BYTES):
         self.arch = arch.lower()
         if self.arch not in INPUT_SIZE:
             raise ValueError(f"unknown arch {arch!r}; supported: {', '.join(INPUT_SIZE)}")
@@ -286,7 +333,7 @@ class FineTunedCNN:
         self.crop_size, self.val_fraction, self.patience, self.seed = crop_size, val_fraction, patience, seed
         self.device, self.amp, self.work_dir, self.num_workers = device, amp, work_dir, num_workers
         self.upsample_small, self.progress = upsample_small, progress
-        self.offline = offline
+        self.offline, self.hold_bytes = offline, hold_bytes
 
     # -- hooks that a classification variant (DeepBIQ) overrides ------------------------------
     @staticmethod
@@ -369,7 +416,10 @@ class FineTunedCNN:
         idx = np.flatnonzero(ok)
         if len(idx) < 2:
             raise ValueError(f"only {len(idx)} usable training images; failures: {list(bad.items())[:5]}")
-        images, fails = decode_images([paths[i] for i in idx], self.size, bool(self.upsample_small))
+        dev = select_device(self.device)
+        self.hold_ = bool(dev.type == "cuda" or self.hold_bytes is None
+                          or decoded_bytes([paths[i] for i in idx]) <= self.hold_bytes)
+        images, fails = decode_images([paths[i] for i in idx], self.size, bool(self.upsample_small), self.hold_)
         self.failures_.update(fails)
         keep = [k for k, im in enumerate(images) if im is not None]
         if len(keep) < 2:
@@ -403,11 +453,10 @@ class FineTunedCNN:
             val_ds = HeldImages([images[i] for i in va], val_corners, y[va], s)
             val = torch.utils.data.DataLoader(val_ds, batch_size=max(1, int(self.batch_size) // int(self.n_test_crops)),
                                               shuffle=False, collate_fn=_identity, num_workers=0)
-        self.held_bytes_ = int(sum(im.numel() for im in images))
+        self.held_bytes_ = int(sum(im.numel() for im in images if isinstance(im, torch.Tensor)))
         del images
 
         model = self.build_model()
-        dev = select_device(self.device)
         epochs = int(self.epochs if self.epochs is not None else PAPER_EPOCHS[self.arch])
         config = TrainConfig(max_epochs=epochs, patience=self.patience if len(va) else None, mode="max",
                              batch_size=int(self.batch_size), collate_fn=_identity, num_workers=0,

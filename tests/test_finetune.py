@@ -152,3 +152,13 @@ def test_held_crops_are_views_of_the_images():
     assert b["patches"].shape == (2, 3, 4, 4) and b["patches"].dtype == torch.uint8
     assert torch.equal(b["patches"][0], img[:, 2:6, 5:9]) and torch.equal(b["patches"][1], img.flip(1)[:, 1:5, 1:5])
     assert b["target"].tolist() == [0.5, 0.25] and b["index"].tolist() == [0, 1] and len(ds) == 3
+
+
+def test_images_left_on_disk_give_the_same_training(records):
+    """Above hold_bytes (on a CPU) images are decoded again per batch: same pixels, same weights."""
+    held = _model(hold_bytes=None).fit(records)
+    disk = _model(hold_bytes=0).fit(records)
+    assert held.hold_ and held.held_bytes_ == len(records) * 80 * 80 * 3
+    assert not disk.hold_ and disk.held_bytes_ == 0
+    for (k, a), b in zip(held.model_.state_dict().items(), disk.model_.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=k)
