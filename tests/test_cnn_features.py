@@ -192,6 +192,7 @@ def test_registered_methods_resolve_weights_offline(tmp_path, monkeypatch):
     assert m.features.weights == str(path) and m.features.n_crops == 5
     m = build_method("mobilenet_v2_svr", RunContext(weights={"mobilenet_v2": str(path)}, device="cpu"))
     assert m.features.n_crops == 25 and m.features.crop_size is None          # Kim et al.'s 25 crops of 224
+    assert m.param_grid["svr__gamma"] == ["scale"]      # fixed gammas make a 1280-d RBF kernel degenerate
     ft = build_method("mobilenet_v2_ft", RunContext(weights={"mobilenet_v2": str(path)}, quick=True, seed=3))
     assert ft.weights == str(path) and ft.epochs == 1 and ft.seed == 3
     ft = build_method("mobilenet_v2_ft", RunContext(weights={"mobilenet_v2": str(path)}, device="cpu"))
