@@ -73,6 +73,9 @@ REFERENCE = "torchvision ImageNet models; protocol reimplemented (no official re
 #: (MobileNetV2+SVR: SROCC 0.000 on every split).
 CNN_SVR_GRID: dict[str, list] = {"svr__C": [0.1, 1.0, 10.0, 100.0], "svr__gamma": ["scale"],
                                  "svr__epsilon": [0.05, 0.1]}
+#: crops per forward pass of the feature extractor (default 50): VGG16's conv activations at 50 crops of
+#: 224 peak at 3.3 GB RSS on a CPU, 2.0 GB at 16 (bench/bench_backbones.py memory)
+FEATURE_BATCH = {"vgg16": 16}
 #: crops per image for CNN features (Kim et al., Sec. V: 25), by preset
 SVR_CROPS = {"paper": 25, "cpu": 25, "quick": 5}
 QUICK_FEATURES: dict[str, Any] = {"n_crops": 5, "crop_size": 96, "upsample_small": True}
@@ -173,6 +176,7 @@ def _factory(spec: _Spec):
             from deep.features import CNNFeatures
 
             feats = CNNFeatures(arch=spec.arch, weights=path, tap=spec.layer, seed=0, device=ctx.device,
+                                batch_size=FEATURE_BATCH.get(spec.arch, 50),
                                 cache_dir=ctx.cache_dir, progress=bool(ctx.progress), offline=True,
                                 **FEATURE_PRESETS[preset])
             return FeatureSVR(features=feats, kernel="rbf", quick=ctx.quick, n_jobs=ctx.n_jobs,
