@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address for feature extraction")
     r.add_argument("--weights", action="append", metavar="ARCH=PATH",
                    help="local state-dict file for a backbone (repeatable), e.g. mobilenet_v2=weights.pth")
+    r.add_argument("--offline", action="store_true", default=None,
+                   help="never download backbone weights (also IQABENCH_OFFLINE=1): use --weights or torch's cache")
     r.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     r.add_argument("--cache-dir", metavar="DIR", help="feature cache (default $IQABENCH_CACHE or ~/.cache/iqabench)")
     r.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
@@ -165,7 +167,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     cfg = RunConfig(suite=a.suite, datasets=_names(a.datasets), data_root=a.data_root, out=a.out,
                     methods=_names(a.methods), quick=a.quick, n_repeats=a.repeats, protocol=a.protocol,
                     test_size=a.test_size, seed=a.seed, mapping=a.mapping, aggregate=a.aggregate, n_jobs=a.n_jobs,
-                    scheduler=a.scheduler, weights=_weights(a.weights), device=a.device, cache_dir=cache,
+                    scheduler=a.scheduler, weights=_weights(a.weights), offline=a.offline, device=a.device,
+                    cache_dir=cache,
                     cross=False if a.no_cross else None, plots=not a.no_plots, progress=not a.no_progress,
                     dataset_options=opts)
     try:

@@ -76,9 +76,15 @@ def _info(method: str):
         return None
 
 
-def _deep_trained(method: str) -> bool:
+def _deep_trained(method: str, preset: str | None = None) -> bool:
+    """Whether the method trains a network whose ``preset`` schedule the table note must state
+    (the ImageNet transfer rows' 'cpu' preset is the papers' recipe: no note)."""
     info = _info(method)
-    return info is not None and bool(getattr(info, "trains_network", info.trainable and info.suite == "deep"))
+    if info is None:
+        return False
+    if preset == "cpu" and info.backbone:
+        return False
+    return bool(info.trains_network)
 
 
 def short_reason(reason: str, width: int = 90, gist: bool = True) -> str:
@@ -172,7 +178,8 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame, deep_preset: str
     ``aggregate`` (``"median"`` or ``"mean"`` over splits) and ``mapping`` are stated in every
     caption.  ``deep_preset`` (``"cpu"``/``"quick"``) adds a note that the deep rows were
     trained with a short CPU schedule.  ``meta`` (the run's ``run.json``) supplies the method
-    list (every method gets its row, even one without any result) and ``split_limits``.
+    list (every method gets its row, even one without any result), ``split_limits`` and the backbone
+    weights and crop presets of the deep transfer rows (:func:`benchmark.methods.deep_transfer.table_notes`).
     """
     from .tables import _check_stat
 
@@ -217,11 +224,16 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame, deep_preset: str
         _within_notes(t, within, datasets, expected, split_limits, stat)
         if deep_preset in ("cpu", "quick"):
             has = within[within["n_splits"] > 0]
-            deep = [str(lab) for m, lab in zip(has["method"], has["label"]) if _deep_trained(m)]
+            deep = [str(lab) for m, lab in zip(has["method"], has["label"]) if _deep_trained(m, deep_preset)]
             if deep:
                 t.notes.append(f"{', '.join(dict.fromkeys(deep))}: trained or fine-tuned with the short "
                                f"'{deep_preset}' preset of a CPU run (a few epochs, few crops or patches), "
                                f"not the papers' schedules; see the README.")
+        if meta:
+            from .methods.deep_transfer import table_notes
+
+            rows = within[within["n_splits"] > 0].drop_duplicates("method")   # rows with a result
+            t.notes += table_notes(list(rows["method"]), [str(x) for x in rows["label"]], meta)
         tables.append(("single_dataset", t))
         # rows over different splits: the same comparison on the splits every row has
         ok_rows = within[within["n_splits"] > 0]

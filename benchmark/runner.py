@@ -84,6 +84,7 @@ class RunConfig:
     n_jobs: int = 1                            # the CLI defaults to -1 (all cores)
     scheduler: str | None = None
     weights: dict[str, str] = field(default_factory=dict)
+    offline: bool | None = None                # never download weights; None: the IQABENCH_OFFLINE variable
     device: str | None = None
     cache_dir: Any = True
     cross: bool | None = None                  # None: suites "cross" and "all"
@@ -268,6 +269,7 @@ class _Runner:
         self.log_lines: list[str] = []
         self.seconds: dict[str, float] = {}    # compute time per method (cached predictions cost nothing)
         self._cross_preds: dict[tuple[str, str, str], pd.DataFrame | str] = {}
+        self.weights: dict[str, Any] = {}      # arch -> deep.backbones.ResolvedWeights, once per run
 
     def log(self, msg: str, always: bool = False) -> None:
         """Progress messages go to tqdm when ``progress``; errors and warnings (``always``) are
@@ -283,8 +285,23 @@ class _Runner:
     def ctx(self, seed: int, work: Path) -> RunContext:
         c = self.cfg
         return RunContext(cache_dir=c.cache_dir, n_jobs=c.n_jobs, scheduler=c.scheduler, quick=c.quick,
-                          weights=dict(c.weights), device=c.device, seed=seed, work_dir=work,
-                          progress=c.progress)
+                          weights={**c.weights, **{a: w.path for a, w in self.weights.items()}}, device=c.device,
+                          seed=seed, work_dir=work, progress=c.progress, offline=c.offline,
+                          weights_sha256={a: w.sha256 for a, w in self.weights.items()})
+
+    def resolve_weights(self, methods: list[MethodInfo]) -> None:
+        """Find each backbone's ImageNet weights once (--weights, torch's cache, download); a method
+        whose weights cannot be found is reported absent, with the reason, before any work."""
+        archs = sorted({m.backbone for m in methods if m.backbone})
+        if not archs:
+            return
+        from .methods.deep_transfer import resolve_backbones
+
+        self.weights, errors = resolve_backbones(archs, self.cfg.weights, self.cfg.offline, self.cfg.progress)
+        for m in methods:
+            if m.backbone in errors:
+                self.unbuildable[m.name] = errors[m.backbone]   # every attempt fails with this reason
+                self.log(f"method {m.name}: not run: {errors[m.backbone]}", always=True)
 
     def _fp(self, info: MethodInfo, train: pd.DataFrame | None, test: pd.DataFrame, seed: int,
             method: Any = None) -> str:
@@ -298,6 +315,8 @@ class _Runner:
             from .methods.base import deep_preset
 
             extra["preset"] = deep_preset(self.ctx(seed, Path(c.out)))
+        if info.backbone in self.weights:
+            extra["weights_sha256"] = self.weights[info.backbone].sha256
         return fingerprint(method=info.name, quick=c.quick, seed=seed, weights=sorted(c.weights.items()),
                            train=None if train is None else (list(train["image"]), list(train["score"])),
                            test=list(test["image"]), versions=method_version(info, method), **extra)
@@ -504,6 +523,7 @@ def run(cfg: RunConfig) -> RunResult:
     r.failures += problems
     if not data:
         raise DatasetError("(all)", cfg.data_root, "no dataset could be loaded")
+    r.resolve_weights(methods)
     r.log(f"suite {cfg.suite}: {len(methods)} methods on {len(data)} datasets "
           f"({', '.join(data)}), {cfg.repeats} splits where there is no official split")
     for name, rec in data.items():
@@ -523,7 +543,8 @@ def run(cfg: RunConfig) -> RunResult:
                              "higher_better": bool(v["higher_better"].iloc[0])} for k, v in data.items()},
             "methods": [m.name for m in methods], "failed_methods": no_result,
             "split_limits": dict(r.split_limits), "repeats": cfg.repeats,
-            "method_seconds": {k: round(v, 2) for k, v in sorted(r.seconds.items(), key=lambda kv: -kv[1])}}
+            "method_seconds": {k: round(v, 2) for k, v in sorted(r.seconds.items(), key=lambda kv: -kv[1])},
+            "weights": {a: w.as_dict() for a, w in r.weights.items()}}
     if any(m.suite == "deep" and m.trainable for m in methods):
         from .methods.base import deep_preset
 

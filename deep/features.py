@@ -19,9 +19,13 @@ Taps (``tap=None`` picks the default of each arch):
 ``mobilenet_v2``   ``"pool"``: global average pool before the classifier      1280
 =================  ======================================================  =====
 
-Crops: corners uniform over the image (crops may overlap), drawn from a generator
-seeded by ``(seed, SHA-256 of the image file)``, so an image always gets the same
-crops whatever the order, batch or process.  Images smaller than the crop are an
+Crops: corners uniform over the image (crops may overlap), drawn as ``(row, col)`` pairs
+(:func:`crop_corners`) from a generator seeded by ``(seed, SHA-256 of the image file)``, so
+an image always gets the same crops whatever the order, batch or process, and the first
+``k`` of ``n`` crops are the ``k`` crops a ``k``-crop run takes (which lets
+``bench/bench_backbones.py`` measure accuracy against the number of crops from one pass).
+
+Images smaller than the crop are an
 :class:`~features.imageio.ImageError` naming the file (Kim's databases are all at
 least 384 px; upsampling would change the distortion being measured); pass
 ``upsample_small=True`` to scale the shorter side up to the crop size instead
@@ -32,7 +36,11 @@ the forward pass runs under autocast (bf16 where supported, else fp16) in
 
 Every image's vector goes through the shared :class:`~features.cache.FeatureCache`
 (name ``cnn-{arch}-{tap}``; parameters: weights SHA-256 or ``random-seed{k}``,
-``n_crops``, ``seed``, crop size, upsampling policy).
+``n_crops``, ``seed``, crop size, upsampling policy; version :data:`CNN_FEATURES_VERSION`).
+
+Speed (``bench/bench_backbones.py``): the extractor decodes each image once in the main
+process and feeds batches of crops to the network; on a CPU the decoding and cropping
+cost a few per cent of the network's own forward throughput.
 """
 from __future__ import annotations
 
@@ -49,13 +57,15 @@ from features.cache import FeatureCache, default_cache_dir, file_digest
 from features.extraction import paths_of
 from features.imageio import ImageError, load_image
 
-from ._utils import autocast, derived_rng, random_crop_corners, select_device
+from ._utils import autocast, derived_rng, select_device
 from .backbones import (INPUT_SIZE, WeightsError, build_backbone, file_has_layer, normalize, resolve_weights_file,
                         weights_info)
 
-__all__ = ["CNNFeatures", "FeatureNet", "TAPS", "default_tap", "feature_dim", "image_crops", "crop_outputs", "CNN_FEATURES_VERSION"]
+__all__ = ["CNNFeatures", "FeatureNet", "TAPS", "default_tap", "feature_dim", "image_crops", "crop_corners",
+           "crop_outputs", "CNN_FEATURES_VERSION"]
 
-CNN_FEATURES_VERSION = "1"
+#: bump when the features of an image change (2: crop corners drawn as prefix-stable pairs)
+CNN_FEATURES_VERSION = "2"
 TAPS = {
     "alexnet": ("fc6", "fc7", "conv5"),
     "vgg16": ("conv5", "fc6", "fc7"),
@@ -122,6 +132,17 @@ class FeatureNet(nn.Module):
         return torch.flatten(nn.functional.adaptive_avg_pool2d(f, 1), 1)
 
 
+def crop_corners(h: int, w: int, size: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` top-left corners ``(row, col)`` drawn uniformly so a ``size`` crop fits in ``h x w``.
+
+    Drawn pair by pair, so the first ``k`` corners of an ``n``-corner draw are those of a
+    ``k``-corner draw from the same generator state.
+    """
+    if h < size or w < size:
+        raise ValueError(f"a {size}x{size} crop does not fit in {h}x{w}")
+    return rng.integers(0, np.array([h - size + 1, w - size + 1]), size=(int(n), 2)).astype(np.int64)
+
+
 def image_crops(image: np.ndarray, n_crops: int, size: int, rng: np.random.Generator, source: object = None,
                 upsample_small: bool = False, select: slice | None = None) -> np.ndarray:
     """``n_crops`` random ``size x size`` crops of an ``H x W x 3`` uint8 image -> ``(n, 3, size, size)`` uint8.
@@ -138,7 +159,7 @@ def image_crops(image: np.ndarray, n_crops: int, size: int, rng: np.random.Gener
         t = nn.functional.interpolate(t, size=(nh, nw), mode="bicubic", align_corners=False)
         image = t.clamp(0, 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy()
         h, w = nh, nw
-    corners = random_crop_corners(h, w, size, n_crops, rng)
+    corners = crop_corners(h, w, size, n_crops, rng)
     if select is not None:
         corners = corners[select]
     chw = np.transpose(image, (2, 0, 1))
@@ -182,14 +203,18 @@ def default_workers(device: torch.device, num_workers: int | None) -> int:
 def crop_outputs(net: nn.Module, paths: Sequence[str], digests: Sequence[str], *, n_crops: int, size: int,
                  seed: int, upsample_small: bool = False, batch_size: int = 50, device: torch.device | None = None,
                  amp: bool = True, num_workers: int | None = None, progress: bool = False, desc: str = "crops",
-                 ) -> Iterator[tuple[int, np.ndarray | None, str | None]]:
+                 pool: str | None = "mean") -> Iterator[tuple[int, np.ndarray | None, str | None]]:
     """Run ``net`` (eval mode, no grad) on ``n_crops`` random crops of each image and average its outputs.
 
     Yields ``(index into paths, mean output as float64, None)`` or ``(index, None, reason)`` for an
-    image that cannot be used.  Crop corners come from :func:`deep._utils.derived_rng` seeded with
-    ``(seed, file digest)``; images are decoded one at a time (in ``num_workers`` DataLoader workers);
+    image that cannot be used; with ``pool=None`` the per-crop outputs instead, ``(n_crops, D)``
+    float32 (for prediction pooling and the crop-count benchmark).
+    Crop corners come from :func:`deep._utils.derived_rng` seeded with ``(seed, file digest)``;
+    images are decoded one at a time (in ``num_workers`` DataLoader workers);
     crops of consecutive images are concatenated into forward batches of about ``batch_size`` crops.
     """
+    if pool not in ("mean", None):
+        raise ValueError(f"pool must be 'mean' or None, got {pool!r}")
     if not paths:
         return
     dev = device if device is not None else next(net.parameters()).device
@@ -214,16 +239,17 @@ def crop_outputs(net: nn.Module, paths: Sequence[str], digests: Sequence[str], *
             pending.append((i, crops))
             n_pending += len(crops)
             if n_pending >= per_batch:
-                yield from _forward(net, dev, pending, per_batch, amp)
+                yield from _forward(net, dev, pending, per_batch, amp, pool)
                 pending, n_pending = [], 0
         if pending:
-            yield from _forward(net, dev, pending, per_batch, amp)
+            yield from _forward(net, dev, pending, per_batch, amp, pool)
     finally:
         net.train(was_training)
 
 
 @torch.inference_mode()
-def _forward(net: nn.Module, dev: torch.device, pending: list[tuple[int, np.ndarray]], step: int, amp: bool):
+def _forward(net: nn.Module, dev: torch.device, pending: list[tuple[int, np.ndarray]], step: int, amp: bool,
+             pool: str | None = "mean"):
     crops = torch.from_numpy(np.concatenate([c for _, c in pending]))
     outs = []
     for s in range(0, len(crops), step):
@@ -233,10 +259,11 @@ def _forward(net: nn.Module, dev: torch.device, pending: list[tuple[int, np.ndar
         with autocast(dev, amp):
             f = net(x)
         outs.append(f.float().reshape(len(x), -1).cpu())
-    F = torch.cat(outs).numpy().astype(np.float64)
+    F = torch.cat(outs).numpy()
     start = 0
     for i, c in pending:
-        vec = F[start:start + len(c)].mean(axis=0)
+        block = F[start:start + len(c)]
+        vec = block.astype(np.float64).mean(axis=0) if pool == "mean" else block.copy()
         start += len(c)
         if not np.all(np.isfinite(vec)):
             yield i, None, "non-finite network output"
@@ -247,8 +274,9 @@ def _forward(net: nn.Module, dev: torch.device, pending: list[tuple[int, np.ndar
 class CNNFeatures(TransformerMixin, BaseEstimator):
     """scikit-learn transformer: image paths (or records) -> mean CNN feature over random crops.
 
-    ``weights``: see :func:`deep.backbones.build_backbone` (``"imagenet"``: torch's cache;
-    a path; a torchvision weights name; ``"random"``).  ``tap=None``: :func:`default_tap`.
+    ``weights``: see :func:`deep.backbones.build_backbone` (``"imagenet"``: torch's cache, else
+    torchvision's download unless ``offline``; a path; a torchvision weights name; ``"random"``).
+    ``offline=None`` follows ``IQABENCH_OFFLINE``.  ``tap=None``: :func:`default_tap`.
     ``batch_size`` counts crops per forward pass.  Rows of images that fail are NaN and
     their reasons are in ``failures_`` (path -> reason).
     """
@@ -256,7 +284,8 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
     def __init__(self, arch: str = "mobilenet_v2", weights: Any = "imagenet", tap: str | None = None,
                  n_crops: int = 25, crop_size: int | None = None, seed: int = 0, batch_size: int = 50,
                  device: str | None = None, cache_dir: Any = True, amp: bool = True,
-                 upsample_small: bool = False, num_workers: int | None = None, progress: bool = False):
+                 upsample_small: bool = False, num_workers: int | None = None, progress: bool = False,
+                 offline: bool | None = None):
         self.arch = arch
         self.weights = weights
         self.tap = tap
@@ -270,6 +299,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         self.upsample_small = upsample_small
         self.num_workers = num_workers
         self.progress = progress
+        self.offline = offline
 
     # -- model -----------------------------------------------------------------------
     def _net(self) -> FeatureNet:
@@ -278,7 +308,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
             with warnings.catch_warnings():
                 # layers a features-only file lacks are reported by FeatureNet when a tap needs them
                 warnings.filterwarnings("ignore", message=".*left randomly initialised", category=UserWarning)
-                backbone = build_backbone(self.arch, self.weights, seed=self.seed)
+                backbone = build_backbone(self.arch, self.weights, seed=self.seed, offline=self.offline)
             arch = weights_info(backbone).arch
             tap = self._ident()[1]
             net = FeatureNet(backbone, arch, tap).eval()
@@ -294,7 +324,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         """(weights identity, tap), found from the weights file without building the network."""
         if getattr(self, "ident_", None) is None:
             arch = self.arch.lower()
-            path, _, sha = resolve_weights_file(arch, self.weights)
+            path, _, sha = resolve_weights_file(arch, self.weights, offline=self.offline)
             ident = sha if sha is not None else f"random-seed{int(self.seed)}"
             tap = self.tap
             if tap is None:

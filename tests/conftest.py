@@ -8,6 +8,9 @@ from pathlib import Path
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+# Tests and CI never download backbone weights (deep.backbones fails at once instead).
+os.environ["IQABENCH_OFFLINE"] = "1"
+
 import numpy as np
 import pytest
 

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
 from deep.backbones import (WeightsError, WeightsNotFoundError, build_backbone, find_cached_weights,  # noqa: E402
-                            normalize, torch_cache_file)
+                            is_offline, normalize, resolve_imagenet, torch_cache_file)
 
 MOBILENET_FILE = "mobilenet_v2-b0353104.pth"   # torchvision's IMAGENET1K_V1 file
 
@@ -87,6 +87,7 @@ def test_torch_cache_layout(shared, empty_torch_home):
 
 
 def test_default_without_cached_file_errors_offline(empty_torch_home):
+    assert is_offline()                                   # tests/conftest.py sets IQABENCH_OFFLINE=1
     expected = empty_torch_home / "hub" / "checkpoints" / "mobilenet_v2-7ebf99e0.pth"   # DEFAULT = V2
     with pytest.raises(WeightsNotFoundError) as err:
         build_backbone("mobilenet_v2", "DEFAULT")
@@ -94,6 +95,85 @@ def test_default_without_cached_file_errors_offline(empty_torch_home):
     with pytest.raises(WeightsNotFoundError, match="resnet50-11ad3fa6.pth"):
         build_backbone("resnet50", "imagenet")
     assert find_cached_weights("resnet50") is None
+
+
+def test_offline_failure_names_the_three_ways(empty_torch_home, monkeypatch):
+    """Offline (the environment variable or offline=True) fails at once, naming --weights, the
+    cache path and the download; the download entry points (made to raise) are never called."""
+    for env, arg in (("1", None), ("", True)):
+        monkeypatch.setenv("IQABENCH_OFFLINE", env)
+        with pytest.raises(WeightsNotFoundError) as err:
+            resolve_imagenet("alexnet", offline=arg)
+        msg = str(err.value)
+        assert "--weights alexnet=PATH" in msg
+        assert str(empty_torch_home / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth") in msg
+        assert "--offline" in msg and "IQABENCH_OFFLINE=1" in msg
+
+
+@pytest.fixture
+def fake_download(empty_torch_home, monkeypatch):
+    """torchvision's download (``torchvision.models._api.load_state_dict_from_url``) replaced by a
+    fake that records the request and writes ``fake_download.payload`` where torch.hub would."""
+    import shutil
+
+    import torchvision.models._api as tv_api
+
+    calls = []
+
+    def fake(url, *args, **kwargs):
+        calls.append((url, kwargs))
+        dest = empty_torch_home / "hub" / "checkpoints" / os.path.basename(url)
+        shutil.copyfile(fake.payload, dest)
+        return torch.load(dest, weights_only=True)
+
+    fake.calls = calls
+    fake.payload = None
+    monkeypatch.setattr(tv_api, "load_state_dict_from_url", fake)
+    return fake
+
+
+def test_online_path_asks_torchvision_for_the_preferred_enum(fake_download, tmp_path):
+    """Online, an empty cache makes torchvision download IMAGENET1K_V1 (with its progress bar and
+    hash check) into torch's cache; a file whose bytes do not match the hash is rejected."""
+    from torchvision.models import MobileNet_V2_Weights
+
+    fake_download.payload = tmp_path / "wrong.pth"
+    torch.save(build_backbone("mobilenet_v2", "random").state_dict(), fake_download.payload)
+    with pytest.raises(WeightsError, match="does not match"):
+        build_backbone("mobilenet_v2", "imagenet", offline=False)
+    assert len(fake_download.calls) == 1
+    url, kwargs = fake_download.calls[0]
+    assert url == MobileNet_V2_Weights.IMAGENET1K_V1.url and url.endswith("/" + MOBILENET_FILE)
+    assert kwargs == {"progress": True, "check_hash": True}
+
+
+def test_online_download_lands_in_torch_cache(fake_download, shared, empty_torch_home):
+    fake_download.payload = shared("weights", MOBILENET_FILE)
+    r = resolve_imagenet("mobilenet_v2", offline=False)
+    assert (r.origin, r.tv_name, r.complete) == ("download", "IMAGENET1K_V1", True)
+    assert r.path == str(empty_torch_home / "hub" / "checkpoints" / MOBILENET_FILE)
+    assert r.sha256.startswith("b0353104")
+    again = resolve_imagenet("mobilenet_v2", offline=True)          # now in the cache: no second download
+    assert again.origin == "torch cache" and len(fake_download.calls) == 1
+
+
+def test_download_failure_is_clear(empty_torch_home, monkeypatch):
+    import torchvision.models._api as tv_api
+
+    def fail(url, *args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(tv_api, "load_state_dict_from_url", fail)
+    with pytest.raises(WeightsNotFoundError, match=r"download of .*alexnet-owt-7be5be79.pth failed.*unreachable"):
+        resolve_imagenet("alexnet", offline=False)
+
+
+def test_resolve_given_files(shared):
+    r = resolve_imagenet("mobilenet_v2", shared("weights", MOBILENET_FILE))
+    assert (r.origin, r.tv_name, r.complete) == ("--weights", "IMAGENET1K_V1", True)   # torchvision's own file
+    a = resolve_imagenet("alexnet", shared("weights", "alexnet_features-imagenet.pth"))
+    assert a.complete is False and a.tv_name is None and a.as_dict()["layers"] == "features only"
+    assert a.sha256 in a.describe() and "features.* only" in a.describe()
 
 
 def test_corrupt_cached_file_is_rejected(empty_torch_home):

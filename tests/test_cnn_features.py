@@ -13,7 +13,7 @@ from PIL import Image  # noqa: E402
 
 from deep._utils import derived_rng  # noqa: E402
 from deep.backbones import WeightsError, build_backbone  # noqa: E402
-from deep.features import CNNFeatures, image_crops  # noqa: E402
+from deep.features import CNNFeatures, FeatureNet, crop_corners, crop_outputs, image_crops  # noqa: E402
 from features.cache import file_digest  # noqa: E402
 
 CROP = 64      # small crops keep the tests fast; the default is the backbone's 224
@@ -146,23 +146,65 @@ def test_feature_svr_end_to_end(images, tmp_path):
     assert pred.shape == (8,) and np.all(np.isfinite(pred))
 
 
+def test_crop_corners_are_prefix_stable(images):
+    """The first k of n crops are a k-crop run's (bench_backbones.py's crop-count curve relies on it)."""
+    d = file_digest(images[0][0])
+    a = crop_corners(96, 112, CROP, 25, derived_rng(0, d))
+    b = crop_corners(96, 112, CROP, 5, derived_rng(0, d))
+    np.testing.assert_array_equal(a[:5], b)
+    assert a[:, 0].max() <= 96 - CROP and a[:, 1].max() <= 112 - CROP and a.min() >= 0
+    assert len({tuple(x) for x in a}) > 10
+
+
+def test_per_crop_outputs(images):
+    paths, _ = images
+    net = FeatureNet(build_backbone("alexnet", "random"), "alexnet", "conv5")
+    digests = [file_digest(p) for p in paths[:2]]
+    per = {i: v for i, v, _ in crop_outputs(net, paths[:2], digests, n_crops=4, size=CROP, seed=0, pool=None)}
+    mean = {i: v for i, v, _ in crop_outputs(net, paths[:2], digests, n_crops=4, size=CROP, seed=0)}
+    assert per[0].shape == (4, 256) and per[0].dtype == np.float32
+    np.testing.assert_allclose(per[1].astype(np.float64).mean(0), mean[1], rtol=1e-6)
+    with pytest.raises(ValueError, match="pool"):
+        next(crop_outputs(net, paths[:1], digests[:1], n_crops=2, size=CROP, seed=0, pool="max"))
+
+
 def test_registered_methods_resolve_weights_offline(tmp_path, monkeypatch):
     from benchmark.methods import RunContext, build_method, get_method_info
-    from deep.backbones import WeightsNotFoundError
+    from deep.backbones import WeightsError, WeightsNotFoundError
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
-    for name in ("mobilenet_v2_svr", "alexnet_svr", "vgg16_svr", "resnet50_svr", "mobilenet_v2_ft", "resnet50_ft"):
+    backbones = {"mobilenet_v2_svr": "mobilenet_v2", "alexnet_svr": "alexnet", "alexnet_fc6_svr": "alexnet",
+                 "vgg16_svr": "vgg16", "vgg16_fc6_svr": "vgg16", "resnet50_svr": "resnet50",
+                 "mobilenet_v2_ft": "mobilenet_v2", "resnet50_ft": "resnet50", "alexnet_ft": "alexnet",
+                 "alexnet_fc_ft": "alexnet", "deepbiq": "alexnet", "deepbiq_mobilenet_v2": "mobilenet_v2"}
+    for name, arch in backbones.items():
         info = get_method_info(name)
         assert (info.suite, info.group, info.kind, info.trainable) == ("deep", "NR deep", "NR", True)
+        assert info.backbone == arch
     assert get_method_info("alexnet_svr").label == "AlexNet-conv5+SVR"
+    assert get_method_info("alexnet_fc6_svr").label == "AlexNet-fc6+SVR"
     for name in ("resnet50_svr", "resnet50_ft"):
         with pytest.raises(WeightsNotFoundError, match=r"--weights resnet50=PATH"):
             build_method(name, RunContext())
-    path = tmp_path / "r50.pth"
-    path.write_bytes(b"")                       # existence is checked by the factory, content when used
-    m = build_method("resnet50_svr", RunContext(weights={"resnet50": str(path)}, quick=True))
+    path = tmp_path / "mnv2.pth"
+    torch.save(build_backbone("mobilenet_v2", "random").state_dict(), path)
+    m = build_method("mobilenet_v2_svr", RunContext(weights={"mobilenet_v2": str(path)}, quick=True))
     assert m.features.weights == str(path) and m.features.n_crops == 5
-    ft = build_method("resnet50_ft", RunContext(weights={"resnet50": str(path)}, quick=True, seed=3))
+    m = build_method("mobilenet_v2_svr", RunContext(weights={"mobilenet_v2": str(path)}, device="cpu"))
+    assert m.features.n_crops == 25 and m.features.crop_size is None          # Kim et al.'s 25 crops of 224
+    assert m.param_grid["svr__gamma"] == ["scale"]      # fixed gammas make a 1280-d RBF kernel degenerate
+    ft = build_method("mobilenet_v2_ft", RunContext(weights={"mobilenet_v2": str(path)}, quick=True, seed=3))
     assert ft.weights == str(path) and ft.epochs == 1 and ft.seed == 3
+    ft = build_method("mobilenet_v2_ft", RunContext(weights={"mobilenet_v2": str(path)}, device="cpu"))
+    assert (ft.epochs, ft.n_train_crops, ft.batch_size, ft.n_test_crops) == (None, None, 48, 25)   # no CPU shortcut
     with pytest.raises(WeightsNotFoundError, match="missing.pth"):
         build_method("mobilenet_v2_svr", RunContext(weights={"mobilenet_v2": str(tmp_path / "missing.pth")}))
+    # taps that need the classifier layers refuse a features-only file; conv5 rows take it
+    feat = tmp_path / "alexnet_features.pth"
+    torch.save({k: v for k, v in build_backbone("alexnet", "random").state_dict().items()
+                if k.startswith("features.")}, feat)
+    for name in ("alexnet_fc6_svr", "alexnet_fc_ft", "deepbiq"):
+        with pytest.raises(WeightsError, match=f"{name} needs alexnet's classifier"):
+            build_method(name, RunContext(weights={"alexnet": str(feat)}))
+    assert build_method("alexnet_svr", RunContext(weights={"alexnet": str(feat)})).features.tap == "conv5"
+    assert build_method("alexnet_ft", RunContext(weights={"alexnet": str(feat)})).head == "pool"

@@ -10,7 +10,9 @@ pytest.importorskip("torchvision")
 
 from PIL import Image  # noqa: E402
 
-from deep.finetune import FineTunedCNN, RegressionCNN, _TrainCrops, crops_per_image  # noqa: E402
+from deep._utils import derived_rng  # noqa: E402
+from deep.features import crop_corners  # noqa: E402
+from deep.finetune import FineTunedCNN, HeldCrops, RegressionCNN, crops_per_image, decode_images  # noqa: E402
 from deep.trainer import CHECKPOINT_BEST, CHECKPOINT_LATEST  # noqa: E402
 from features.cache import file_digest  # noqa: E402
 
@@ -35,7 +37,7 @@ def records(tmp_path_factory, astronaut_small):
 
 
 def _model(**kw) -> FineTunedCNN:
-    params = dict(weights="random", head="pool", crop_size=64, n_train_crops=8, crops_per_item=4, batch_size=16,
+    params = dict(weights="random", head="pool", crop_size=64, n_train_crops=8, batch_size=16,
                   n_test_crops=3, lr=1e-2, epochs=1, val_fraction=0.0, device="cpu")
     params.update(kw)
     return FineTunedCNN("alexnet", **params)
@@ -44,15 +46,14 @@ def _model(**kw) -> FineTunedCNN:
 def _train_loss(m: FineTunedCNN, model: RegressionCNN, rec: pd.DataFrame) -> float:
     """Eval-mode L1 loss over every training crop (the fixed crops of the run)."""
     y = (-rec["score"].to_numpy() - m.y_min_) / (m.y_max_ - m.y_min_)
-    ds = _TrainCrops(list(rec["image"]), [file_digest(p) for p in rec["image"]], y, m.n_train_crops_, 4, m.size,
-                     m.seed, False)
+    images, _ = decode_images(list(rec["image"]), m.size)
+    n = m.train_crops_[""]
+    corners = [crop_corners(*im.shape[1:], m.size, n, derived_rng(m.seed, file_digest(p), 2))
+               for im, p in zip(images, rec["image"])]
+    ds = HeldCrops(images, corners, y.astype(np.float32), m.size)
     model.eval()
-    losses = []
     with torch.no_grad():
-        for k in range(len(ds)):
-            item = ds[k]
-            losses.append(float(m._loss(model, item)))
-    return float(np.mean(losses))
+        return float(m._loss(model, ds.__getitems__(list(range(len(ds))))))
 
 
 def test_one_epoch_lowers_training_loss(records):
@@ -104,10 +105,60 @@ def test_failures_and_defaults(records, tmp_path):
     assert "smaller than the 64x64" in m.failures_[str(small)]
     pred = m.predict(rec)
     assert np.isnan(pred[-1]) and np.all(np.isfinite(pred[:-1])) and str(small) in m.failures_
-    assert crops_per_image(2999) == 100 and crops_per_image(3000) == 30     # Kim et al.: 30 on TID2013
     d = FineTunedCNN("resnet50", "random")
     assert (d.lr, d.batch_size, d.dropout, d.loss, d.n_test_crops) == (1e-3, 48, 0.5, "l1", 25)
     head = RegressionCNN(__import__("deep.backbones", fromlist=["x"]).build_backbone("mobilenet_v2", "random"),
                          "mobilenet_v2")
     assert isinstance(head.net.classifier[0], torch.nn.Dropout) and head.net.classifier[0].p == 0.5
     assert head.net.classifier[1].out_features == 1
+
+
+def test_training_crop_count_follows_the_dataset(records, monkeypatch):
+    """Kim et al.: 100 crops per image on LIVE-sized databases, 30 on TID2013, whatever the split size."""
+    assert crops_per_image("tid2013") == 30 and crops_per_image("live") == 100 and crops_per_image(None) == 100
+    calls = []
+    import deep.finetune as ft
+
+    real = ft.crop_corners
+    monkeypatch.setattr(ft, "crop_corners", lambda h, w, size, n, rng: calls.append(n) or real(h, w, size, n, rng))
+    rec = records.assign(dataset=["tid2013"] * 4 + ["live"] * 4)
+    m = _model(n_train_crops=None, epochs=0).fit(rec)          # epochs=0: the data set-up only
+    assert m.train_crops_ == {"tid2013": 30, "live": 100}
+    assert sorted(calls) == [30] * 4 + [100] * 4
+
+
+def test_images_are_decoded_once(records, monkeypatch):
+    """Training holds each image decoded once (uint8) and cuts its crops by slicing, every epoch."""
+    import deep.finetune as ft
+
+    count = {"n": 0}
+    real = ft.load_image
+
+    def counting(path):
+        count["n"] += 1
+        return real(path)
+
+    monkeypatch.setattr(ft, "load_image", counting)
+    m = _model(epochs=2, val_fraction=0.25, patience=None).fit(records)
+    assert count["n"] == len(records)                 # two epochs, 8 crops each, validation: one decode per image
+    assert m.train_result_.items_seen == 2 * 8 * len(m.train_images_)      # items are crops
+    assert m.held_bytes_ == len(records) * 80 * 80 * 3
+
+
+def test_held_crops_are_views_of_the_images():
+    img = torch.arange(3 * 10 * 12, dtype=torch.int64).reshape(3, 10, 12).to(torch.uint8)
+    ds = HeldCrops([img, img.flip(1)], [np.array([[0, 0], [2, 5]]), np.array([[1, 1]])], [0.5, 0.25], 4)
+    b = ds.__getitems__([1, 2])
+    assert b["patches"].shape == (2, 3, 4, 4) and b["patches"].dtype == torch.uint8
+    assert torch.equal(b["patches"][0], img[:, 2:6, 5:9]) and torch.equal(b["patches"][1], img.flip(1)[:, 1:5, 1:5])
+    assert b["target"].tolist() == [0.5, 0.25] and b["index"].tolist() == [0, 1] and len(ds) == 3
+
+
+def test_images_left_on_disk_give_the_same_training(records):
+    """Above hold_bytes (on a CPU) images are decoded again per batch: same pixels, same weights."""
+    held = _model(hold_bytes=None).fit(records)
+    disk = _model(hold_bytes=0).fit(records)
+    assert held.hold_ and held.held_bytes_ == len(records) * 80 * 80 * 3
+    assert not disk.hold_ and disk.held_bytes_ == 0
+    for (k, a), b in zip(held.model_.state_dict().items(), disk.model_.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=k)

@@ -227,7 +227,7 @@ def test_feature_svr_on_cnn_features_uses_every_split_like_brisque(tmp_path, reg
     _, svr, kang = registry.use_real("brisque", "mobilenet_v2_svr", "kang_cnn")
     assert svr.suite == "deep" and svr.trainable and not svr.trains_network
     # a tiny stand-in for the CNN features (tests never load weights); registry metadata kept
-    monkeypatch.setitem(mbase._METHODS, "mobilenet_v2_svr", dataclasses.replace(svr, factory=lambda ctx: Recorder()))
+    monkeypatch.setitem(mbase._METHODS, "mobilenet_v2_svr", dataclasses.replace(svr, factory=lambda ctx: Recorder(), backbone=None))
     cfg = RunConfig(suite="all", datasets=["synth"], methods=["brisque", "mobilenet_v2_svr", "kang_cnn"],
                     out=str(tmp_path / "o"), quick=True, n_repeats=2, device="cpu", progress=False, plots=False,
                     dataset_options={"synth": {"n_contents": 3, "distortions": ["jpeg", "white_noise"]}})

@@ -63,6 +63,8 @@ class RunContext:
     seed: int = 0
     work_dir: Path | None = None     # where checkpoints may go
     progress: bool = True
+    offline: bool | None = None      # never download weights; None = the IQABENCH_OFFLINE variable
+    weights_sha256: dict[str, str] = field(default_factory=dict)   # arch -> SHA-256 of the weights used
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class MethodInfo:
     # Bump when the method's wrapper changes its predictions: saved predictions are keyed by it and
     # by the built estimator's own versions and parameters (benchmark.versioning.method_version).
     version: str = "1"
+    backbone: str | None = None      # ImageNet backbone whose weights it needs (e.g. "alexnet")
 
     @property
     def display(self) -> str:

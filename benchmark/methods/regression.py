@@ -154,8 +154,9 @@ def _score_fold(X, z, train, val, candidates, kernel, scaler, max_kernel_bytes):
     for i, c in enumerate(candidates):
         blocks.setdefault(c.get("gamma", "scale") if kernel == "rbf" else None, []).append(i)
     precompute = kernel == "linear" or 16 * len(train) * (len(train) + len(val)) <= max_kernel_bytes
-    if kernel == "linear":
-        K, Kv = A @ A.T, B @ A.T
+    if kernel == "linear":     # LinearKernel's Gram: divided by the feature count
+        d = max(1, A.shape[1])
+        K, Kv = (A @ A.T) / d, (B @ A.T) / d
     elif kernel != "rbf":
         raise ValueError(f"kernel must be 'rbf' or 'linear', not {kernel!r}")
     elif precompute:
