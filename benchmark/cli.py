@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--weights", action="append", metavar="ARCH=PATH",
                    help="local state-dict file for a backbone (repeatable), e.g. mobilenet_v2=weights.pth")
     r.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    r.add_argument("--cpu-train", action="store_true",
+                   help="without a GPU, also train the CNNs left out of a CPU run by default (deepIQA/WaDIQaM "
+                        "NR and FR variants): each trains to early stopping, hours per split on 2 cores "
+                        "(README: 'Trained CNNs on a CPU')")
     r.add_argument("--cache-dir", metavar="DIR", help="feature cache (default $IQABENCH_CACHE or ~/.cache/iqabench)")
     r.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
     r.add_argument("--no-cross", action="store_true", help="skip cross-dataset plans in --suite all")
@@ -90,7 +94,14 @@ def cmd_run(a: argparse.Namespace) -> int:
                     test_size=a.test_size, seed=a.seed, mapping=a.mapping, n_jobs=a.n_jobs, scheduler=a.scheduler,
                     weights=_weights(a.weights), device=a.device, cache_dir=cache,
                     cross=False if a.no_cross else None, plots=not a.no_plots, progress=not a.no_progress,
-                    dataset_options=opts)
+                    dataset_options=opts, cpu_train=a.cpu_train)
+    if cfg.methods:
+        from .runner import cpu_excluded, select_methods
+
+        excluded = cpu_excluded(cfg, select_methods(cfg.suite, cfg.methods))
+        if excluded:
+            raise SystemExit(f"--methods {' '.join(m.name for m in excluded)}: not trained on a CPU by default "
+                             f"(hours per split on 2 cores); add --cpu-train, or run on a GPU")
     res = run(cfg)
     md = Path(a.out) / "tables.md"
     if md.exists():

@@ -57,12 +57,23 @@ def _deep_trained(method: str) -> bool:
     return info.trainable and info.suite == "deep"
 
 
-def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame,
-                 deep_preset: str | None = None) -> tuple[list[tuple[str, Table]], pd.DataFrame]:
+def _label(method: str) -> str:
+    from .methods.base import get_method_info
+
+    try:
+        return get_method_info(method).display
+    except KeyError:
+        return method
+
+
+def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame, deep_preset: str | None = None,
+                 cpu_excluded: list[str] | tuple[str, ...] = (),
+                 quick: bool = False) -> tuple[list[tuple[str, Table]], pd.DataFrame]:
     """Every table a run's metrics support, as ``(file stem, Table)``; and the summary frame.
 
-    ``deep_preset`` (``"cpu"``/``"quick"``) adds a note that the deep rows were trained with
-    a short CPU schedule.
+    ``deep_preset`` (``"cpu"``/``"quick"``) adds a note on the CPU presets of the deep rows;
+    ``cpu_excluded`` (method names) a note on the trained CNNs a CPU run left out and how to
+    include them; ``quick`` a note that the table is a smoke test of the pipeline, not results.
     """
     if metrics.empty:
         return [], pd.DataFrame()
@@ -82,12 +93,19 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame,
             for k, g in fewer.groupby("n_splits"):
                 labels = ", ".join(g["label"].astype(str))
                 t.notes.append(f"{d}: {labels}: median of {int(k)} split(s) only (trained CNNs on a CPU).")
-        if deep_preset in ("cpu", "quick"):
+        if quick:
+            t.notes.append("--quick: a smoke test of the pipeline (tiny presets: few splits, codebooks, crops, "
+                           "patches and epochs), not results; run without --quick for the benchmark's numbers.")
+        elif deep_preset == "cpu":
             deep = [str(lab) for m, lab in zip(within["method"], within["label"]) if _deep_trained(m)]
             if deep:
-                t.notes.append(f"{', '.join(dict.fromkeys(deep))}: trained or fine-tuned with the short "
-                               f"'{deep_preset}' preset of a CPU run (a few epochs, few crops or patches), "
-                               f"not the papers' schedules; see the README.")
+                t.notes.append(f"{', '.join(dict.fromkeys(deep))}: the 'cpu' presets of a run without a GPU "
+                               f"(smaller inputs or fewer patches than the papers', trained until early stopping "
+                               f"on a validation split of the training split); see the README.")
+        if cpu_excluded:
+            labels = ", ".join(_label(m) for m in cpu_excluded)
+            t.notes.append(f"Not in this CPU run: {labels} (too slow to converge on a few CPU cores); run "
+                           f"`--suite deep` on a GPU, or add `--cpu-train` (hours per split on 2 cores).")
         tables.append(("single_dataset", t))
     cross_ds = list(dict.fromkeys(summary.loc[summary["plan"] == "one-vs-one", "train_set"]))
     if cross_ds:
@@ -129,7 +147,9 @@ def write_all(out: Path, metrics: pd.DataFrame, per_type: pd.DataFrame, failures
               meta: dict[str, Any], results: list, plots: bool = True, mapping: str = "logistic5"):
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
-    tables, summary = build_tables(metrics, per_type, deep_preset=meta.get("deep_preset"))
+    tables, summary = build_tables(metrics, per_type, deep_preset=meta.get("deep_preset"),
+                                   cpu_excluded=meta.get("cpu_excluded") or (),
+                                   quick=bool((meta.get("config") or {}).get("quick")))
     md = ["# iqabench results", ""]
     tex = ["% iqabench results (generated; do not edit)", "% needs \\usepackage{booktabs}", ""]
     for stem, t in tables:

@@ -39,7 +39,7 @@ from .methods.base import MethodInfo, RunContext, get_method_info, list_methods
 from .protocol import CrossPlan, Split, cross_plans, lodo_plans, plan_splits, shared_types
 from .storage import PredictionStore, atomic_to_csv, atomic_write_text, fingerprint
 
-__all__ = ["RunConfig", "RunResult", "run", "select_methods", "resolve_datasets", "SUITES"]
+__all__ = ["RunConfig", "RunResult", "run", "select_methods", "resolve_datasets", "cpu_excluded", "SUITES"]
 
 SUITES = ("fr", "classical", "deep", "cross", "all")
 # The --quick preset also shrinks the built-in set (fewer source photos, same distortions and levels).
@@ -69,6 +69,7 @@ class RunConfig:
     plots: bool = True
     progress: bool = True
     dataset_options: dict[str, dict] = field(default_factory=dict)
+    cpu_train: bool = False                    # also train methods with cpu_default=False without a GPU
 
     @property
     def repeats(self) -> int:
@@ -95,6 +96,14 @@ def _cuda_available(device: str | None) -> bool:
     except ImportError:
         return False
     return bool(torch.cuda.is_available())
+
+
+def cpu_excluded(cfg: RunConfig, methods: Sequence[MethodInfo]) -> list[MethodInfo]:
+    """The methods a run leaves out: ``cpu_default=False`` ones when no CUDA device is used, unless
+    ``cfg.cpu_train`` (or ``cfg.quick``: its tiny presets only test the plumbing) is set."""
+    if cfg.cpu_train or cfg.quick or _cuda_available(cfg.device):
+        return []
+    return [m for m in methods if not m.cpu_default]
 
 
 @dataclass
@@ -344,6 +353,11 @@ def run(cfg: RunConfig) -> RunResult:
     t0 = time.perf_counter()
     r = _Runner(cfg)
     methods = select_methods(cfg.suite, cfg.methods)
+    excluded = cpu_excluded(cfg, methods)
+    if excluded and cfg.methods:
+        raise ValueError(f"{', '.join(m.name for m in excluded)}: not trained on a CPU by default (too slow to "
+                         f"converge on a few cores); use a CUDA device, or cpu_train=True (--cpu-train)")
+    methods = [m for m in methods if m not in excluded]
     data, problems = resolve_datasets(cfg, r.log)
     r.failures += problems
     if not data:
@@ -361,6 +375,7 @@ def run(cfg: RunConfig) -> RunResult:
             "datasets": {k: {"n_images": len(v), "kind": get_dataset_info(k).kind,
                              "higher_better": bool(v["higher_better"].iloc[0])} for k, v in data.items()},
             "methods": [m.name for m in methods], "failed_methods": r.failed_methods,
+            "cpu_excluded": [m.name for m in excluded],
             "method_seconds": {k: round(v, 2) for k, v in sorted(r.seconds.items(), key=lambda kv: -kv[1])}}
     if any(m.suite == "deep" and m.trainable for m in methods):
         from .methods.base import deep_preset

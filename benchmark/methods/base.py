@@ -82,6 +82,9 @@ class MethodInfo:
     score_range: tuple[float, float] | None = None
     requires: tuple[str, ...] = ()   # optional modules it needs (e.g. "torch")
     description: str = ""
+    # False: training it to convergence on a CPU exceeds a 2-core run's budget, so a run without a
+    # CUDA device leaves it out (with a table note) unless RunConfig.cpu_train / --cpu-train is set
+    cpu_default: bool = True
 
     @property
     def display(self) -> str:
