@@ -13,7 +13,8 @@ For each method (at a preset, default ``cpu``), in one process:
 
 repeated ``--repeats`` times, interleaved, so that both see the same machine load.  Reported:
 medians of patches (or crops, images) per second and training images per second, and the
-loop/network ratio of each repeat (median).
+loop/network ratio of each repeat (median); both by wall time and by process CPU time (on a
+machine shared with other jobs the CPU-time rates, with ``--threads 1``, are the steadier ones).
 
     python bench/bench_training.py                                  # synth, every method
     python bench/bench_training.py --data-root ../shared/data --dataset biq2021 --max-images 160
@@ -49,23 +50,25 @@ def _random_like(batch):
     return out
 
 
-def network_rate(model, loss_fn, optimizer, batches, units_of) -> float:
-    """Units per second of forward + backward + optimiser step on random tensors shaped like ``batches``."""
+def network_rate(model, loss_fn, optimizer, batches, units_of) -> tuple[float, float]:
+    """Units per second (wall, process CPU) of forward + backward + optimiser step on random tensors
+    shaped like ``batches``."""
     model.train()
     fake = [_random_like(b) for b in batches]
     # one warm-up step
     optimizer.zero_grad(set_to_none=True)
     loss_fn(model, fake[0]).backward()
     optimizer.step()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for b in fake:
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model, b)
         loss.backward()
         optimizer.step()
         float(loss.detach())
-    dt = time.perf_counter() - t0
-    return sum(units_of(b) for b in fake) / dt
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    n = sum(units_of(b) for b in fake)
+    return n / dt, n / dc
 
 
 def bench_method(name: str, train, preset: str, repeats: int, n_batches: int) -> dict:
@@ -85,16 +88,20 @@ def bench_method(name: str, train, preset: str, repeats: int, n_batches: int) ->
     n_img = len(src)
     loss_fn = m._loss(hp)
     batches = list(src.iter_batches(0))[:n_batches]
-    loops, nets, ratios, img_rates = [], [], [], []
+    loops, nets, ratios, img_rates, cpu_loops, cpu_nets, cpu_ratios = [], [], [], [], [], [], []
     for _ in range(repeats):
         tr = Trainer(model, loss_fn, m._optimizer(hp), TrainConfig(max_epochs=1, patience=None, device="cpu", seed=0))
         res = tr.fit(src)
-        loop = res.units_per_second
-        net = network_rate(model, loss_fn, m._optimizer(hp)([p for p in model.parameters() if p.requires_grad]),
-                           batches, batch_units)
+        loop, cpu_loop = res.units_per_second, res.units_seen / res.train_cpu_seconds
+        net, cpu_net = network_rate(model, loss_fn,
+                                    m._optimizer(hp)([p for p in model.parameters() if p.requires_grad]),
+                                    batches, batch_units)
         loops.append(loop)
         nets.append(net)
         ratios.append(loop / net)
+        cpu_loops.append(cpu_loop)
+        cpu_nets.append(cpu_net)
+        cpu_ratios.append(cpu_loop / cpu_net)
         img_rates.append(res.items_per_second)
     unit = "patches" if "patches" in batches[0] else "images"
     return {"method": name, "preset": preset, "train_images": n_img, "unit": unit,
@@ -105,7 +112,11 @@ def bench_method(name: str, train, preset: str, repeats: int, n_batches: int) ->
             "loop_units_per_s": round(statistics.median(loops), 1),
             "loop_images_per_s": round(statistics.median(img_rates), 2),
             "loop_over_network": round(statistics.median(ratios), 3),
-            "ratios": " ".join(f"{r:.3f}" for r in ratios), "threads": torch.get_num_threads()}
+            "ratios": " ".join(f"{r:.3f}" for r in ratios),
+            "network_units_per_cpu_s": round(statistics.median(cpu_nets), 1),
+            "loop_units_per_cpu_s": round(statistics.median(cpu_loops), 1),
+            "cpu_loop_over_network": round(statistics.median(cpu_ratios), 3),
+            "cpu_ratios": " ".join(f"{r:.3f}" for r in cpu_ratios), "threads": torch.get_num_threads()}
 
 
 def main() -> None:
@@ -143,7 +154,8 @@ def main() -> None:
     print(f"\n{a.dataset}, {len(train)} training images, torch threads {torch.get_num_threads()}, "
           f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     cols = ["method", "unit", "units_per_image", "batch_units", "network_units_per_s", "loop_units_per_s",
-            "loop_images_per_s", "loop_over_network", "ratios", "decode_images_per_s", "bank_mb"]
+            "loop_images_per_s", "loop_over_network", "ratios", "network_units_per_cpu_s", "loop_units_per_cpu_s",
+            "cpu_loop_over_network", "cpu_ratios", "decode_images_per_s", "bank_mb"]
     print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for _, r in df[cols].iterrows():
         print("| " + " | ".join(str(v) for v in r) + " |")

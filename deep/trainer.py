@@ -306,6 +306,7 @@ class TrainResult:
     items_seen: int = 0            # training items (images) processed in this call
     units_seen: int = 0            # network inputs (patches, crops or images) processed in this call
     train_seconds: float = 0.0     # time in training steps only (no validation, no checkpoints)
+    train_cpu_seconds: float = 0.0  # process CPU time of those steps (all threads)
 
     @property
     def items_per_second(self) -> float:
@@ -458,7 +459,7 @@ class Trainer:
 
                 inner = tqdm(loader, desc=f"epoch {epoch + 1}", unit="batch", leave=False)
                 batches = inner
-            t_step = time.perf_counter()
+            t_step, c_step = time.perf_counter(), time.process_time()
             for b, batch in enumerate(batches):
                 batch = take_errors(batch, loader)
                 if batch is None:   # every item of the batch failed to load (recorded by the dataset)
@@ -482,7 +483,7 @@ class Trainer:
                 units += batch_units(batch)
                 if inner is not None:
                     inner.set_postfix(loss=f"{total / max(count, 1):.4g}")
-            t_train = time.perf_counter() - t_step
+            t_train, c_train = time.perf_counter() - t_step, time.process_time() - c_step
             if inner is not None:
                 inner.close()
             if scheduler is not None:
@@ -490,6 +491,7 @@ class Trainer:
             result.items_seen += count
             result.units_seen += units
             result.train_seconds += t_train
+            result.train_cpu_seconds += c_train
             train_loss = total / max(count, 1)
 
             val_loader = self._loader(val, epoch, train=False)
@@ -518,7 +520,8 @@ class Trainer:
             row = {"epoch": epoch, "train_loss": train_loss, "val_metric": val_value, **val_extra,
                    "lr": float(optimizer.param_groups[0]["lr"]), "seconds": time.perf_counter() - t0,
                    "cpu_seconds": time.process_time() - c0,
-                   "train_seconds": t_train, "train_items": count, "train_units": units}
+                   "train_seconds": t_train, "train_cpu_seconds": c_train, "train_items": count,
+                   "train_units": units}
             result.history.append(row)
             result.epochs_run += 1
             result.last_epoch = epoch

@@ -90,9 +90,9 @@ def test_patchwise_l1_eq_2_hand_computed():
 @pytest.mark.parametrize("weighted", [False, True])
 def test_nr_overfits_a_handful_of_images(tmp_path, weighted):
     rec = _tiny_set(tmp_path, n_content=2, levels=(0, 1, 2))
-    # paper lr (1e-4); dropout off so that a handful of images can be fitted in a few epochs
-    m = DeepIQA(weighted=weighted, max_epochs=15, patience=None, val_fraction=0, n_patches=8, batch_size=2,
-                dropout=0.0, device="cpu", seed=0)
+    # dropout off and lr 2e-4 so that a handful of images can be fitted in a few epochs
+    m = DeepIQA(weighted=weighted, max_epochs=10, patience=None, val_fraction=0, n_patches=4, batch_size=2,
+                lr=2e-4, dropout=0.0, device="cpu", seed=0)
     m.fit(rec)
     loss = m.history_["train_loss"].to_numpy()
     # targets are scaled to {0, 0.5, 1}: predicting their mean gives an MAE of 1/3
@@ -104,8 +104,8 @@ def test_nr_overfits_a_handful_of_images(tmp_path, weighted):
 
 def test_fr_trains_on_ref_dist_pairs_and_needs_references(tmp_path):
     rec = _tiny_set(tmp_path, n_content=2, levels=(0, 1, 2))
-    m = DeepIQA(weighted=True, fr=True, max_epochs=10, patience=None, val_fraction=0, n_patches=8, batch_size=2,
-                dropout=0.0, device="cpu", seed=0, work_dir=tmp_path / "work")
+    m = DeepIQA(weighted=True, fr=True, max_epochs=10, patience=None, val_fraction=0, n_patches=4, batch_size=2,
+                lr=2e-4, dropout=0.0, device="cpu", seed=0, work_dir=tmp_path / "work")
     assert m.kind == "FR" and m.name == "deepiqa_fr_weighted"
     m.fit(rec)
     loss = m.history_["train_loss"].to_numpy()

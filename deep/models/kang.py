@@ -42,7 +42,7 @@ from ..batches import PatchBatches, as_float32
 from ..losses import patchwise_l1
 from ..positions import gather_patches, sample_positions
 from ..segments import segment_mean
-from ..trainer import sgd
+from ..trainer import adam, sgd
 from ._base import TrainedIQA
 
 __all__ = ["local_normalize", "kang_encode", "KangNet", "KangCNN", "ConvMaxMin"]
@@ -72,6 +72,7 @@ class ConvMaxMin(torch.autograd.Function):
     selected positions (as autograd's ``max``/``min``), computed from the input windows there."""
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)     # float32 under CUDA autocast
     def forward(ctx, x, weight, bias):
         h = F.conv2d(x, weight, bias).flatten(2)                  # (N, K, L)
         mx, imx = h.max(dim=2)
@@ -81,6 +82,7 @@ class ConvMaxMin(torch.autograd.Function):
         return torch.cat([mx, mn], dim=1)
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, grad):
         x, weight, imx, imn = ctx.saved_tensors
         n, c, kh, kw = x.shape[0], x.shape[1], weight.shape[2], weight.shape[3]
@@ -136,13 +138,13 @@ class KangCNN(TrainedIQA):
     kind = "NR"
     TRAINING_VERSION = "4"
     PRESETS = {
-        "paper": {"patch_size": 32, "n_patches": None, "batch_size": 2, "lr": 1e-2, "momentum": 0.9,
+        "paper": {"patch_size": 32, "n_patches": None, "batch_size": 2, "optimizer": "sgd", "lr": 1e-2, "momentum": 0.9,
                   "max_epochs": 100, "patience": 10, "val_fraction": 0.2, "stop_on": "loss",
                   "predict_patches": None, "predict_chunk": 2048},
-        "quick": {"patch_size": 32, "n_patches": 8, "batch_size": 4, "lr": 1e-2, "momentum": 0.9,
+        "quick": {"patch_size": 32, "n_patches": 8, "batch_size": 4, "optimizer": "sgd", "lr": 1e-2, "momentum": 0.9,
                   "max_epochs": 3, "patience": None, "val_fraction": 0.2, "stop_on": "loss",
                   "predict_patches": 16, "predict_chunk": 2048},
-        "cpu": {"patch_size": 32, "n_patches": 32, "batch_size": 8, "lr": 1e-2, "momentum": 0.9,
+        "cpu": {"patch_size": 32, "n_patches": 32, "batch_size": 8, "optimizer": "sgd", "lr": 1e-2, "momentum": 0.9,
                 "max_epochs": 100, "patience": 10, "val_fraction": 0.2, "stop_on": "loss",
                 "predict_patches": None, "predict_chunk": 2048},
     }
@@ -150,9 +152,10 @@ class KangCNN(TrainedIQA):
     def __init__(self, quick: bool = False, preset: str | None = None, max_epochs: int | None = None,
                  patience: int | None = None,
                  batch_size: int | None = None, lr: float | None = None, n_patches: int | None = None,
-                 val_fraction: float | None = None, seed: int = 0, device: str | None = None,
-                 work_dir: Any = None, progress: bool = False):
+                 optimizer: str | None = None, val_fraction: float | None = None, seed: int = 0,
+                 device: str | None = None, work_dir: Any = None, progress: bool = False):
         self.quick = quick
+        self.optimizer = optimizer
         self.preset = preset
         self.max_epochs = max_epochs
         self.patience = patience
@@ -192,6 +195,8 @@ class KangCNN(TrainedIQA):
         return lambda y, batch: segment_mean(y.float(), batch["image_index"], len(batch["counts"]))
 
     def _optimizer(self, hp):
+        if hp.get("optimizer", "sgd") == "adam":
+            return adam(lr=float(hp["lr"]))
         return sgd(lr=float(hp["lr"]), momentum=float(hp["momentum"]))
 
     def _predict_image(self, model, image, ref, hp, device, path) -> float:

@@ -29,8 +29,9 @@
 Choices the paper leaves open (stated): margin ``alpha = 0.05`` on targets scaled to ``[0, 1]``;
 Euclidean and ranking terms weighted 1:1 inside ``lambda_MOS``; Adam (lr 1e-4 for backbones and
 the Kim core); 4 random crops per image per epoch, 8 images per batch (2 contents x 4 images when
-content groups exist); best validation epoch kept (validation loss; patience 10, at most 60 epochs
-in the ``paper`` preset).  The
+content groups exist); the best epoch by the validation SROCC of the image scores is kept and
+drives early stopping (patience 10, at most 60 epochs in the ``paper`` preset): the validation
+loss is dominated by the attribute terms and the ranking hinge, not the score's accuracy.  The
 paper's best core (ILGNet pre-trained on AVA) is not available here.
 """
 from __future__ import annotations
@@ -118,7 +119,7 @@ class YangSiamese(TrainedIQA):
     PRESETS = {
         "paper": {"core": "vgg16", "patch_size": 224, "n_patches": 4, "batch_size": 8, "per_group": 4,
                   "lr": 1e-4, "max_epochs": 60, "patience": 10, "val_fraction": 0.2, "margin": 0.05,
-                  "lambda_mos": 2.0, "lambda_attr": 1.0, "stop_on": "loss", "predict_patches": None,
+                  "lambda_mos": 2.0, "lambda_attr": 1.0, "stop_on": "srocc", "predict_patches": None,
                   "predict_chunk": 64},
         "quick": {"core": "kim", "patch_size": 64, "n_patches": 2, "batch_size": 8, "per_group": 4,
                   "lr": 1e-3, "max_epochs": 2, "patience": None, "val_fraction": 0.2, "margin": 0.05,
@@ -126,7 +127,7 @@ class YangSiamese(TrainedIQA):
                   "predict_chunk": 64},
         "cpu": {"core": "kim", "patch_size": 112, "n_patches": 4, "batch_size": 8, "per_group": 4,
                 "lr": 3e-4, "max_epochs": 150, "patience": 15, "val_fraction": 0.2, "margin": 0.05,
-                "lambda_mos": 2.0, "lambda_attr": 1.0, "stop_on": "loss", "predict_patches": None,
+                "lambda_mos": 2.0, "lambda_attr": 1.0, "stop_on": "srocc", "predict_patches": None,
                 "predict_chunk": 64},
     }
 
