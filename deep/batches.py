@@ -6,7 +6,8 @@ building a ``DataLoader``: no decoding, no per-item Python objects, no worker pr
 * :class:`PatchBatches` - an item is one image as a set of patches (plus its reference patches
   at the same corners, FR).  The corners are those of :class:`deep.datasets.PatchDataset` with
   the same arguments (a pure function of ``(seed, epoch, item index)``, :func:`deep.positions.item_rng`;
-  ``fixed=True``: drawn once, the fixed validation patches of Bosse et al., Sec. III-D), so the
+  ``fixed=True``: drawn once, the fixed validation patches of Bosse et al., Sec. III-D; with
+  ``keep_patches=True`` they are cut once and kept, so the bank may release those images), so the
   two give the same batches; here they are cut by tensor indexing
   (:func:`deep.positions.gather_patches`) from the stored images and converted to float32 once
   per batch by ``to_input`` (default: uint8 ``/255``).
@@ -126,9 +127,11 @@ class PatchBatches(_BatchSource):
                  groups: Sequence[Any] | None = None, patch_size: int = 32, n_patches: int | None = 32,
                  sampling: str = "random", batch_size: int = 4, shuffle: bool = True, seed: int = 0,
                  fixed: bool = False, flip: bool = False, to_input: ToInput | None = None,
-                 batch_sampler: Callable | None = None):
+                 batch_sampler: Callable | None = None, keep_patches: bool = False):
         super().__init__(bank, image_ids, targets, extras, groups, batch_size, shuffle, seed, fixed, flip,
                          to_input, batch_sampler)
+        if keep_patches and not fixed:
+            raise ValueError("keep_patches needs fixed=True (patches drawn once)")
         self.ref_ids = None if ref_ids is None else np.asarray(ref_ids, dtype=np.int64).reshape(-1)
         if self.ref_ids is not None and len(self.ref_ids) != len(self.image_ids):
             raise ValueError(f"{len(self.ref_ids)} references for {len(self.image_ids)} images")
@@ -144,6 +147,23 @@ class PatchBatches(_BatchSource):
                 raise ValueError(f"{self.bank.paths[self.image_ids[k]]}: the reference "
                                  f"{self.bank.paths[self.ref_ids[k]]} has another size")
         self._fixed_cache: dict[int, tuple[np.ndarray, bool]] = {}
+        self.keep_patches = bool(keep_patches)
+        # the cut (uint8 or float16) patches of every item, when kept: ``(patches, ref patches or None)``
+        self._kept: list[tuple[torch.Tensor, torch.Tensor | None]] | None = None
+        if self.keep_patches:
+            self._kept = [self._cut_item(k, 0) for k in range(len(self.image_ids))]
+
+    def bank_ids(self) -> set[int]:
+        """Bank indices this source reads (its images and references)."""
+        ids = set(self.image_ids.tolist())
+        return ids | set(self.ref_ids.tolist()) if self.ref_ids is not None else ids
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the kept patches (0 unless ``keep_patches``)."""
+        if not self._kept:
+            return 0
+        return int(sum(t.numel() * t.element_size() for pair in self._kept for t in pair if t is not None))
 
     def _size(self, k: int) -> tuple[int, int, int]:
         return self.bank.shape(int(self.image_ids[k]))
@@ -165,14 +185,21 @@ class PatchBatches(_BatchSource):
         patches = gather_patches(self.bank[bank_id], t[:, 0], t[:, 1], self.patch_size)
         return patches.flip(-1) if mirror else patches
 
+    def _cut_item(self, k: int, epoch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self._kept is not None:
+            return self._kept[k]
+        pos, mirror = self.positions(k, epoch)
+        ref = self._cut(int(self.ref_ids[k]), pos, mirror) if self.ref_ids is not None else None
+        return self._cut(int(self.image_ids[k]), pos, mirror), ref
+
     def batch(self, idx: list[int], epoch: int) -> dict[str, Any]:
         pats, refs, counts = [], [], []
         for k in idx:
-            pos, mirror = self.positions(k, epoch)
-            pats.append(self._cut(int(self.image_ids[k]), pos, mirror))
-            if self.ref_ids is not None:
-                refs.append(self._cut(int(self.ref_ids[k]), pos, mirror))
-            counts.append(len(pos))
+            p, r = self._cut_item(k, epoch)
+            pats.append(p)
+            if r is not None:
+                refs.append(r)
+            counts.append(len(p))
         out = self._base(idx)
         out["patches"] = self.to_input(torch.cat(pats))
         if refs:

@@ -39,7 +39,7 @@ class ImageBank:
         if len(paths) != len(images):
             raise ValueError(f"{len(paths)} paths for {len(images)} images")
         self.paths = [os.fspath(p) for p in paths]
-        self.images = list(images)
+        self.images: list[torch.Tensor | None] = list(images)
         self._ids = {p: i for i, p in enumerate(self.paths)}
 
     @classmethod
@@ -70,7 +70,16 @@ class ImageBank:
         return len(self.images)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return self.images[i]
+        img = self.images[i]
+        if img is None:
+            raise KeyError(f"{self.paths[i]} was released from the bank")
+        return img
+
+    def release(self, ids: Sequence[int] | np.ndarray) -> None:
+        """Drop the decoded images of ``ids`` (e.g. validation images whose fixed patches are kept
+        elsewhere); their paths stay known, ``bank[i]`` raises ``KeyError``."""
+        for i in ids:
+            self.images[int(i)] = None
 
     def __contains__(self, path: object) -> bool:
         return isinstance(path, (str, os.PathLike)) and os.fspath(path) in self._ids
@@ -83,12 +92,13 @@ class ImageBank:
             raise KeyError(f"image not in the bank: {exc.args[0]}") from None
 
     def shape(self, i: int) -> tuple[int, int, int]:
-        c, h, w = self.images[i].shape
+        c, h, w = self[i].shape
         return int(c), int(h), int(w)
 
     @property
     def nbytes(self) -> int:
-        return int(sum(t.numel() * t.element_size() for t in self.images))
+        """Bytes of the images held (released ones excluded)."""
+        return int(sum(t.numel() * t.element_size() for t in self.images if t is not None))
 
     def __repr__(self) -> str:
         return f"ImageBank({len(self)} images, {self.nbytes / 2 ** 20:.1f} MiB)"

@@ -122,3 +122,23 @@ def test_fit_holds_the_decoded_images_only_while_training(tmp_path):
     assert m.bank_bytes_ == len(rec) * 64 * 64 * 2            # one float16 grey channel per image
     gc.collect()
     assert not [o for o in gc.get_objects() if type(o) is ImageBank]
+
+
+def test_kept_validation_patches_let_the_bank_release_the_images(tmp_path):
+    paths = _images(tmp_path, 3)
+    bank, _ = ImageBank.load(paths)
+    kw = dict(patch_size=16, n_patches=3, batch_size=2, fixed=True, seed=4)
+    plain = PatchBatches(bank, [1, 2], [0.2, 0.4], ref_ids=[0, 0], **kw)
+    kept = PatchBatches(bank, [1, 2], [0.2, 0.4], ref_ids=[0, 0], keep_patches=True, **kw)
+    assert kept.nbytes == 2 * 2 * 3 * 3 * 16 * 16 and kept.bank_ids() == {0, 1, 2}
+    expected = list(plain.iter_batches(0))
+    before = bank.nbytes
+    bank.release([1, 2])
+    assert bank.nbytes == before // 3
+    with pytest.raises(KeyError, match="released"):
+        bank[1]
+    for a, b in zip(kept.iter_batches(5), expected):
+        torch.testing.assert_close(a["patches"], b["patches"])
+        torch.testing.assert_close(a["ref"], b["ref"])
+    with pytest.raises(ValueError, match="fixed"):
+        PatchBatches(bank, [0], [0.1], patch_size=16, keep_patches=True)

@@ -280,11 +280,13 @@ class TrainedIQA(RegressorMixin, BaseEstimator):
         train, val = part(tr), (part(va) if len(va) else None)
         self.n_train_, self.n_val_ = len(tr), len(va)
         self.val_contents_ = sorted(set(groups[va])) if len(va) else []
-        self.bank_bytes_ = bank.nbytes
 
         seed_everything(int(self.seed))
         model = self._build_network(hp)
         train_src, val_src = self._datasets(hp, bank, train, val)
+        if getattr(val_src, "keep_patches", False):   # validation patches cut once: drop those images
+            bank.release(val_src.bank_ids() - train_src.bank_ids())
+        self.bank_bytes_ = bank.nbytes + int(getattr(val_src, "nbytes", 0))
         run_key = self._run_key(hp, train["images"] + (val["images"] if val else []),
                                 np.concatenate([train["targets"], val["targets"] if val else []]))
         work = None

@@ -180,7 +180,8 @@ class DeepIQA(TrainedIQA):
         tr = PatchBatches(bank, train["ids"], train["targets"], ref_ids=train["ref_ids"], **kw)
         va = None
         if val is not None:   # fixed validation patches, sampled once (Sec. III-D)
-            va = PatchBatches(bank, val["ids"], val["targets"], ref_ids=val["ref_ids"], fixed=True, **kw)
+            va = PatchBatches(bank, val["ids"], val["targets"], ref_ids=val["ref_ids"], fixed=True, keep_patches=True,
+                              **kw)
         return tr, va
 
     def _forward(self, hp):

@@ -190,7 +190,7 @@ class YangSiamese(TrainedIQA):
         tr = PatchBatches(bank, train["ids"], train["targets"], extras=train["extras"], groups=train["groups"],
                           batch_sampler=self._batch_sampler(hp, train["groups"]), **kw)
         va = (PatchBatches(bank, val["ids"], val["targets"], extras=val["extras"], groups=val["groups"], fixed=True,
-                           **kw) if val is not None else None)
+                           keep_patches=True, **kw) if val is not None else None)
         return tr, va
 
     def _batch_sampler(self, hp, groups):
