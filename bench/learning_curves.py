@@ -144,6 +144,8 @@ def main() -> None:
     ap.add_argument("--max-epochs", type=int, default=None,
                     help="cap the preset's epoch budget (the summary says 'capped'; a later run with a larger "
                          "cap resumes from the checkpoint)")
+    ap.add_argument("--collect-only", action="store_true",
+                    help="train nothing: tabulate and plot the runs already finished in --work")
     ap.add_argument("--one", nargs=2, metavar=("DATASET", "METHOD"), help=argparse.SUPPRESS)
     a = ap.parse_args()
 
@@ -167,7 +169,7 @@ def main() -> None:
         r = json.loads(f.read_text())
         return not r.get("capped") or (a.max_epochs is not None and r["epochs_run"] >= a.max_epochs)
 
-    todo = [(ds, m) for ds in datasets for m in a.methods if not done(ds, m)]
+    todo = [] if a.collect_only else [(ds, m) for ds in datasets for m in a.methods if not done(ds, m)]
     procs: list[tuple[subprocess.Popen, str, str]] = []
     while todo or procs:
         while todo and len(procs) < max(1, a.jobs):
