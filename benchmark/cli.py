@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--offline", action="store_true", default=None,
                    help="never download backbone weights (also IQABENCH_OFFLINE=1): use --weights or torch's cache")
     r.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    r.add_argument("--cpu-train", action="store_true",
+                   help="without a GPU, also train the CNNs left out of a CPU run by default (deepIQA/WaDIQaM "
+                        "NR and FR variants): each trains to early stopping, hours per split on 2 cores "
+                        "(README: 'Trained CNNs on a CPU')")
     r.add_argument("--cache-dir", metavar="DIR", help="feature cache (default $IQABENCH_CACHE or ~/.cache/iqabench)")
     r.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
     r.add_argument("--no-cross", action="store_true", help="skip cross-dataset plans in --suite all")
@@ -170,7 +174,7 @@ def cmd_run(a: argparse.Namespace) -> int:
                     scheduler=a.scheduler, weights=_weights(a.weights), offline=a.offline, device=a.device,
                     cache_dir=cache,
                     cross=False if a.no_cross else None, plots=not a.no_plots, progress=not a.no_progress,
-                    dataset_options=opts)
+                    dataset_options=opts, cpu_train=a.cpu_train)
     try:
         cfg.validate()
     except RunConfigError as exc:

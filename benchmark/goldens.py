@@ -301,11 +301,12 @@ def compute_cnn_forward(images: pd.DataFrame, methods: Iterable[str] | None = No
             hp = est.hyper_parameters()
             seed_everything(0)
             net = est._build_network(hp).eval()
-            tf = est._transform(hp)
+            enc = est._encode(hp)          # the in-memory encoding predict() uses
             with torch.no_grad():
                 for i, r, k in zip(test["image"], test["ref"], test["id"]):
-                    ref = tf(load_image(r)) if est.kind == "FR" else None
-                    q = est._predict_arrays(net, tf(load_image(i)), ref, hp, torch.device("cpu"))
+                    ref = torch.from_numpy(enc(load_image(r))) if est.kind == "FR" else None
+                    q = est._predict_image(net, torch.from_numpy(enc(load_image(i))), ref, hp, torch.device("cpu"),
+                                           str(i))
                     rows.append({"method": name, "id": k, "value": float(q)})
     return pd.DataFrame(rows, columns=["method", "id", "value"])
 

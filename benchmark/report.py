@@ -179,7 +179,9 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame, deep_preset: str
     caption.  ``deep_preset`` (``"cpu"``/``"quick"``) adds a note that the deep rows were
     trained with a short CPU schedule.  ``meta`` (the run's ``run.json``) supplies the method
     list (every method gets its row, even one without any result), ``split_limits`` and the backbone
-    weights and crop presets of the deep transfer rows (:func:`benchmark.methods.deep_transfer.table_notes`).
+    weights and crop presets of the deep transfer rows (:func:`benchmark.methods.deep_transfer.table_notes`),
+    ``cpu_excluded`` (the trained CNNs a CPU run left out: a note on how to include them) and
+    ``config.quick`` (a note that the table is a smoke test of the pipeline, not results).
     """
     from .tables import _check_stat
 
@@ -222,13 +224,21 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame, deep_preset: str
             f"followed by (k) aggregates k splits instead; top three per column in bold. {plcc_note(mapping)} "
             f"{DASH_NOTE}", datasets))
         _within_notes(t, within, datasets, expected, split_limits, stat)
-        if deep_preset in ("cpu", "quick"):
+        if bool((meta.get("config") or {}).get("quick")):
+            t.notes.append("--quick: a smoke test of the pipeline (tiny presets: few splits, codebooks, crops, "
+                           "patches and epochs), not results; run without --quick for the benchmark's numbers.")
+        elif deep_preset == "cpu":
             has = within[within["n_splits"] > 0]
             deep = [str(lab) for m, lab in zip(has["method"], has["label"]) if _deep_trained(m, deep_preset)]
             if deep:
-                t.notes.append(f"{', '.join(dict.fromkeys(deep))}: trained or fine-tuned with the short "
-                               f"'{deep_preset}' preset of a CPU run (a few epochs, few crops or patches), "
-                               f"not the papers' schedules; see the README.")
+                t.notes.append(f"{', '.join(dict.fromkeys(deep))}: the 'cpu' presets of a run without a GPU "
+                               f"(smaller inputs or fewer patches than the papers', trained until early stopping "
+                               f"on a validation split of the training split); see the README.")
+        excluded = list(meta.get("cpu_excluded") or ())
+        if excluded:
+            labels = ", ".join(_info(m).display if _info(m) else m for m in excluded)
+            t.notes.append(f"Not in this CPU run: {labels} (too slow to converge on a few CPU cores); run "
+                           f"`--suite deep` on a GPU, or add `--cpu-train` (hours per split on 2 cores).")
         if meta:
             from .methods.deep_transfer import table_notes
 

@@ -50,7 +50,8 @@ from .protocol import (SHARED_BOTH, SHARED_TEST_ONLY, CrossPlan, Split, cross_pl
                        plan_splits, pool_training_sets, shared_type_plans)
 from .storage import PredictionStore, atomic_to_csv, atomic_write_text, fingerprint  # noqa: F401
 
-__all__ = ["RunConfig", "RunResult", "RunConfigError", "run", "select_methods", "resolve_datasets", "SUITES",
+__all__ = ["RunConfig", "RunResult", "RunConfigError", "run", "select_methods", "resolve_datasets", "cpu_excluded",
+           "SUITES",
            "FAILURE_COLUMNS"]
 
 #: columns of ``failures.csv``: ``stage`` is ``dataset`` (a dataset problem), ``method`` (the method
@@ -91,6 +92,7 @@ class RunConfig:
     plots: bool = True
     progress: bool = True
     dataset_options: dict[str, dict] = field(default_factory=dict)
+    cpu_train: bool = False                    # also train methods with cpu_default=False without a GPU
 
     @property
     def repeats(self) -> int:
@@ -149,7 +151,11 @@ class RunConfig:
             except KeyError:
                 known = ", ".join(sorted(d.name for d in list_datasets()))
                 raise RunConfigError(f"unknown dataset {name!r}; known: {known}") from None
-        select_methods(self.suite, self.methods)
+        chosen = select_methods(self.suite, self.methods)
+        excluded = cpu_excluded(self, chosen) if self.methods else []
+        if excluded:
+            raise RunConfigError(f"--methods {' '.join(m.name for m in excluded)}: not trained on a CPU by default "
+                                 f"(hours per split on 2 cores); add --cpu-train, or run on a GPU")
 
 
 def _cuda_available(device: str | None) -> bool:
@@ -160,6 +166,14 @@ def _cuda_available(device: str | None) -> bool:
     except ImportError:
         return False
     return bool(torch.cuda.is_available())
+
+
+def cpu_excluded(cfg: RunConfig, methods: Sequence[MethodInfo]) -> list[MethodInfo]:
+    """The methods a run leaves out: ``cpu_default=False`` ones when no CUDA device is used, unless
+    ``cfg.cpu_train`` (or ``cfg.quick``: its tiny presets only test the plumbing) is set."""
+    if cfg.cpu_train or cfg.quick or _cuda_available(cfg.device):
+        return []
+    return [m for m in methods if not m.cpu_default]
 
 
 @dataclass
@@ -519,6 +533,8 @@ def run(cfg: RunConfig) -> RunResult:
     t0 = time.perf_counter()
     r = _Runner(cfg)
     methods = select_methods(cfg.suite, cfg.methods)
+    excluded = cpu_excluded(cfg, methods)     # named in --methods: refused by cfg.validate() above
+    methods = [m for m in methods if m not in excluded]
     data, problems = resolve_datasets(cfg, r.log)
     r.failures += problems
     if not data:
@@ -543,6 +559,7 @@ def run(cfg: RunConfig) -> RunResult:
                              "higher_better": bool(v["higher_better"].iloc[0])} for k, v in data.items()},
             "methods": [m.name for m in methods], "failed_methods": no_result,
             "split_limits": dict(r.split_limits), "repeats": cfg.repeats,
+            "cpu_excluded": [m.name for m in excluded],
             "method_seconds": {k: round(v, 2) for k, v in sorted(r.seconds.items(), key=lambda kv: -kv[1])},
             "weights": {a: w.as_dict() for a, w in r.weights.items()}}
     if any(m.suite == "deep" and m.trainable for m in methods):

@@ -12,13 +12,13 @@
 * :func:`euclidean_loss` - Yang et al. 2019 "Euclidean loss" (Caffe's ``1/(2N) sum ||y - t||^2``).
 * :func:`ranking_hinge_loss` - Yang et al. 2019 Eq. 1-2:
   ``1/(2N) sum_{i != j} max(0, alpha - delta(t_i >= t_j) (y_i - y_j))``, ``delta = +1 / -1``,
-  over the pairs allowed by ``groups`` (same content).
+  over the pairs allowed by ``groups`` (same content) and ``exclude`` (not two patches of one image).
 """
 from __future__ import annotations
 
 import torch
 
-from .patches import segment_mean, segment_sum
+from .segments import segment_mean, segment_sum
 
 __all__ = ["patchwise_l1", "weighted_average", "weighted_l1", "imagewise_l2", "euclidean_loss",
            "ranking_hinge_loss", "BOSSE_EPS"]
@@ -64,12 +64,14 @@ def euclidean_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def ranking_hinge_loss(pred: torch.Tensor, target: torch.Tensor, margin: float,
-                       groups: torch.Tensor | None = None) -> torch.Tensor:
+                       groups: torch.Tensor | None = None, exclude: torch.Tensor | None = None) -> torch.Tensor:
     """Pair-wise ranking hinge loss, Yang et al. Eq. 1-2.
 
-    For every ordered pair ``i != j`` (restricted to ``groups[i] == groups[j]`` when given),
-    ``delta = +1`` if ``t_i >= t_j`` else ``-1`` and the term is
-    ``max(0, margin - delta (y_i - y_j))``; the sum is divided by ``2N`` (N = batch size).
+    For every ordered pair ``i != j`` (restricted to ``groups[i] == groups[j]`` when given, and
+    to ``exclude[i] != exclude[j]`` when given, e.g. the image index of patches so that two
+    patches of one image do not form a pair), ``delta = +1`` if ``t_i >= t_j`` else ``-1`` and
+    the term is ``max(0, margin - delta (y_i - y_j))``; the sum is divided by ``2N`` (N = batch
+    size: rows of ``pred``).
     """
     y = pred.float().reshape(-1)
     t = target.float().reshape(-1)
@@ -80,4 +82,7 @@ def ranking_hinge_loss(pred: torch.Tensor, target: torch.Tensor, margin: float,
     if groups is not None:
         g = groups.reshape(-1).to(y.device)
         mask &= g[:, None] == g[None, :]
+    if exclude is not None:
+        e = exclude.reshape(-1).to(y.device)
+        mask &= e[:, None] != e[None, :]
     return (terms * mask).sum() / (2.0 * n)

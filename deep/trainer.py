@@ -24,13 +24,17 @@ run_key="")``
       loader) is already on the device; the loss runs under autocast when AMP is on.
     * ``optimizer_factory(params) -> torch.optim.Optimizer`` (see :func:`adam`, :func:`sgd`).
     * ``val_metric(model, loader, device) -> float`` (model in eval mode, no grad); default:
-      the item-weighted mean of ``loss_fn`` over the validation loader.
+      the item-weighted mean of ``loss_fn`` over the validation loader.  It may instead return
+      a dict with the early-stopping value under ``"metric"`` and other values (e.g.
+      ``val_loss``, ``val_srocc``) that go into the epoch's history row.
     * ``scheduler_factory(optimizer) -> LR scheduler`` stepped once per epoch (optional).
     * ``run_key``: a fingerprint of the run (data + hyper-parameters); a checkpoint with a
       different key is ignored instead of resumed.
 
 ``Trainer.fit(train, val=None) -> TrainResult``
-    ``train``/``val`` are datasets (the trainer builds a ``DataLoader`` per epoch whose
+    ``train``/``val`` are batch sources (objects with ``iter_batches(epoch)``, e.g. the
+    in-memory :class:`deep.batches.PatchBatches`: used as they are, no ``DataLoader``),
+    datasets (the trainer builds a ``DataLoader`` per epoch whose
     shuffling is seeded by ``(seed, epoch)`` and calls ``dataset.set_epoch(epoch)`` when it
     exists, so patches are resampled every epoch and a resumed run is identical to an
     uninterrupted one) or ready ``DataLoader`` objects.  Items that failed to load (a batch's
@@ -72,6 +76,7 @@ __all__ = [
     "to_device",
     "take_errors",
     "mean_loss_metric",
+    "batch_units",
     "rng_state",
     "set_rng_state",
     "CHECKPOINT_LATEST",
@@ -83,7 +88,7 @@ CHECKPOINT_BEST = "best.pt"
 
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
-ValMetric = Callable[[nn.Module, Iterable, torch.device], float]
+ValMetric = Callable[[nn.Module, Iterable, torch.device], "float | dict[str, float]"]
 
 
 # --------------------------------------------------------------------------- splits
@@ -169,6 +174,31 @@ def _batch_items(batch: Any) -> int:
     if isinstance(batch, (list, tuple)) and batch and torch.is_tensor(batch[0]):
         return max(1, int(batch[0].shape[0]))
     return 1
+
+
+def batch_units(batch: Any) -> int:
+    """Network inputs in a batch: patches (or crops) of a flat patch batch, else images."""
+    if isinstance(batch, dict):
+        for key in ("patches", "image"):
+            x = batch.get(key)
+            if torch.is_tensor(x):
+                return int(x.shape[0])
+            if isinstance(x, list):
+                return len(x)
+    return _batch_items(batch)
+
+
+class _SourceEpoch:
+    """One epoch of a batch source (``iter_batches``), with the ``dataset`` attribute of a loader."""
+
+    def __init__(self, source: Any, epoch: int):
+        self.dataset, self.epoch = source, epoch
+
+    def __iter__(self):
+        return iter(self.dataset.iter_batches(self.epoch))
+
+    def __len__(self) -> int:
+        return len(self.dataset.batches_of(self.epoch)) if hasattr(self.dataset, "batches_of") else 0
 
 
 def mean_loss_metric(loss_fn: LossFn, amp: bool = False, channels_last: bool = False) -> ValMetric:
@@ -274,10 +304,19 @@ class TrainResult:
     resumed_from: int | None = None
     seconds: float = 0.0
     items_seen: int = 0            # training items (images) processed in this call
+    units_seen: int = 0            # network inputs (patches, crops or images) processed in this call
+    train_seconds: float = 0.0     # time in training steps only (no validation, no checkpoints)
+    train_cpu_seconds: float = 0.0  # process CPU time of those steps (all threads)
 
     @property
     def items_per_second(self) -> float:
-        return self.items_seen / self.seconds if self.seconds > 0 else float("nan")
+        """Training images per second of the training steps."""
+        return self.items_seen / self.train_seconds if self.train_seconds > 0 else float("nan")
+
+    @property
+    def units_per_second(self) -> float:
+        """Training patches (crops, images) per second of the training steps."""
+        return self.units_seen / self.train_seconds if self.train_seconds > 0 else float("nan")
 
 
 # --------------------------------------------------------------------------- trainer
@@ -313,6 +352,8 @@ class Trainer:
             ds.set_epoch(epoch)
         if isinstance(data, DataLoader):
             return data
+        if hasattr(data, "iter_batches"):     # an in-memory batch source: no DataLoader
+            return _SourceEpoch(data, epoch)
         cfg = self.config
         if train and cfg.batch_sampler is not None:
             return DataLoader(data, batch_sampler=cfg.batch_sampler(data, epoch), collate_fn=cfg.collate_fn,
@@ -407,10 +448,10 @@ class Trainer:
 
             outer = tqdm(total=cfg.max_epochs, initial=start_epoch, desc=cfg.desc, unit="epoch", leave=False)
         for epoch in ([] if finished else epoch_iter):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             loader = self._loader(train, epoch, train=True)
             model.train()
-            total, count = 0.0, 0
+            total, count, units, t_train = 0.0, 0, 0, 0.0
             batches: Iterable = loader
             inner = None
             if cfg.progress:
@@ -418,6 +459,7 @@ class Trainer:
 
                 inner = tqdm(loader, desc=f"epoch {epoch + 1}", unit="batch", leave=False)
                 batches = inner
+            t_step, c_step = time.perf_counter(), time.process_time()
             for b, batch in enumerate(batches):
                 batch = take_errors(batch, loader)
                 if batch is None:   # every item of the batch failed to load (recorded by the dataset)
@@ -438,21 +480,31 @@ class Trainer:
                 k = _batch_items(batch)
                 total += float(loss.detach().float()) * k
                 count += k
+                units += batch_units(batch)
                 if inner is not None:
                     inner.set_postfix(loss=f"{total / max(count, 1):.4g}")
+            t_train, c_train = time.perf_counter() - t_step, time.process_time() - c_step
             if inner is not None:
                 inner.close()
             if scheduler is not None:
                 scheduler.step()
             result.items_seen += count
+            result.units_seen += units
+            result.train_seconds += t_train
+            result.train_cpu_seconds += c_train
             train_loss = total / max(count, 1)
 
             val_loader = self._loader(val, epoch, train=False)
             val_value = float("nan")
+            val_extra: dict[str, float] = {}
             if val_loader is not None:
                 model.eval()
                 with torch.no_grad():
-                    val_value = float(metric_fn(model, val_loader, self.device))
+                    got = metric_fn(model, val_loader, self.device)
+                if isinstance(got, dict):
+                    val_extra = {k: float(v) for k, v in got.items() if k != "metric"}
+                    got = got["metric"]
+                val_value = float(got)
             use_val = math.isfinite(val_value)
             # without a (usable) validation metric the latest epoch is the best
             score = sign * val_value if use_val else -float(epoch)
@@ -465,8 +517,11 @@ class Trainer:
                 result.best_metric = val_value
             else:
                 bad_epochs += 1
-            row = {"epoch": epoch, "train_loss": train_loss, "val_metric": val_value,
-                   "lr": float(optimizer.param_groups[0]["lr"]), "seconds": time.perf_counter() - t0}
+            row = {"epoch": epoch, "train_loss": train_loss, "val_metric": val_value, **val_extra,
+                   "lr": float(optimizer.param_groups[0]["lr"]), "seconds": time.perf_counter() - t0,
+                   "cpu_seconds": time.process_time() - c0,
+                   "train_seconds": t_train, "train_cpu_seconds": c_train, "train_items": count,
+                   "train_units": units}
             result.history.append(row)
             result.epochs_run += 1
             result.last_epoch = epoch

@@ -90,9 +90,9 @@ def test_patchwise_l1_eq_2_hand_computed():
 @pytest.mark.parametrize("weighted", [False, True])
 def test_nr_overfits_a_handful_of_images(tmp_path, weighted):
     rec = _tiny_set(tmp_path, n_content=2, levels=(0, 1, 2))
-    # paper lr (1e-4); dropout off so that a handful of images can be fitted in a few epochs
-    m = DeepIQA(weighted=weighted, max_epochs=15, patience=None, val_fraction=0, n_patches=8, batch_size=2,
-                dropout=0.0, device="cpu", seed=0)
+    # dropout off and lr 2e-4 so that a handful of images can be fitted in a few epochs
+    m = DeepIQA(weighted=weighted, max_epochs=10, patience=None, val_fraction=0, n_patches=4, batch_size=2,
+                lr=2e-4, dropout=0.0, device="cpu", seed=0)
     m.fit(rec)
     loss = m.history_["train_loss"].to_numpy()
     # targets are scaled to {0, 0.5, 1}: predicting their mean gives an MAE of 1/3
@@ -104,8 +104,8 @@ def test_nr_overfits_a_handful_of_images(tmp_path, weighted):
 
 def test_fr_trains_on_ref_dist_pairs_and_needs_references(tmp_path):
     rec = _tiny_set(tmp_path, n_content=2, levels=(0, 1, 2))
-    m = DeepIQA(weighted=True, fr=True, max_epochs=10, patience=None, val_fraction=0, n_patches=8, batch_size=2,
-                dropout=0.0, device="cpu", seed=0, work_dir=tmp_path / "work")
+    m = DeepIQA(weighted=True, fr=True, max_epochs=10, patience=None, val_fraction=0, n_patches=4, batch_size=2,
+                lr=2e-4, dropout=0.0, device="cpu", seed=0, work_dir=tmp_path / "work")
     assert m.kind == "FR" and m.name == "deepiqa_fr_weighted"
     m.fit(rec)
     loss = m.history_["train_loss"].to_numpy()
@@ -165,3 +165,50 @@ def test_registered_methods_build_with_the_run_context(tmp_path):
         assert m.name == name and m.kind == kind
     fr = build_method("deepiqa_fr_weighted", ctx)
     assert fr.fr and fr.weighted and fr.fusion == "concat3"
+
+
+@pytest.mark.parametrize("name,weighted,fusion", [
+    ("deepiqa_fr_patchwise", False, "concat3"), ("deepiqa_fr_patchwise_diff", False, "diff"),
+    ("deepiqa_fr_patchwise_concat", False, "concat"), ("deepiqa_fr_weighted_diff", True, "diff"),
+    ("deepiqa_fr_weighted_concat", True, "concat")])
+def test_diqam_fr_and_the_table_iv_fusions_are_registered(name, weighted, fusion):
+    from benchmark.methods.base import RunContext, build_method, get_method_info
+
+    info = get_method_info(name)
+    assert (info.kind, info.group, info.trainable, info.cpu_default) == ("FR", "FR", True, False)
+    m = build_method(name, RunContext(quick=True, device="cpu"))
+    assert (m.fr, m.weighted, m.fusion, m.name) == (True, weighted, fusion, name)
+    width = {"diff": 512, "concat": 1024, "concat3": 1536}[fusion]
+    assert m._build_network(m.hyper_parameters()).quality[0].in_features == width
+
+
+def test_np32_random_test_patches_per_image_beside_all_grid_patches(tmp_path, monkeypatch):
+    import shutil
+
+    from deep.models import bosse
+
+    rec = _tiny_set(tmp_path, n_content=2, levels=(0, 2), size=64)
+    m = DeepIQA(weighted=False, max_epochs=1, patience=None, val_fraction=0, n_patches=2, device="cpu", seed=0)
+    m.fit(rec)
+    seen: list[tuple[int, int]] = []
+    orig = bosse.sample_positions
+
+    def spy(h, w, size, n, sampling, rng):
+        pos = orig(h, w, size, n, sampling, rng)
+        seen.append((sampling, len(pos), pos.tobytes()))
+        return pos
+
+    monkeypatch.setattr(bosse, "sample_positions", spy)
+    grid = m.predict(rec)
+    assert {(s, n) for s, n, _ in seen} == {("grid", 4)}              # every non-overlapping patch (default)
+    seen.clear()
+    np32 = m.set_params(n_predict_patches=32).predict(rec)             # same trained model, the papers' N_p = 32
+    assert {(s, n) for s, n, _ in seen} == {("random", 32)}
+    assert len({p for _, _, p in seen}) == len(rec)                    # each image its own random patches
+    assert not np.allclose(grid, np32) and np.all(np.isfinite(np32))
+    # the draw depends on the image (its bytes), not on its place in the records or its path
+    np.testing.assert_array_equal(m.predict(rec.iloc[::-1].reset_index(drop=True))[::-1], np32)
+    copy = tmp_path / "copy.png"
+    shutil.copy(rec["image"].iloc[1], copy)
+    moved = rec.iloc[[1]].assign(image=str(copy))
+    assert m.predict(moved)[0] == np32[1]

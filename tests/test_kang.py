@@ -13,7 +13,8 @@ from scipy.stats import spearmanr  # noqa: E402
 
 from features.imageio import ImageError  # noqa: E402
 from deep.models.bosse import count_parameters  # noqa: E402
-from deep.models.kang import KangCNN, KangNet, kang_transform, local_normalize  # noqa: E402
+from features.imageio import rgb_to_gray  # noqa: E402
+from deep.models.kang import ConvMaxMin, KangCNN, KangNet, kang_encode, local_normalize  # noqa: E402
 
 
 
@@ -43,12 +44,32 @@ def test_local_normalisation_matches_a_direct_window_computation():
     assert np.allclose(local_normalize(np.full((9, 9), 77.0)), 0.0)
 
 
-def test_transform_is_grey_and_rejects_constant_images():
+def test_encoding_is_the_normalised_grey_image_in_float16_and_rejects_constant_images():
     rgb = np.random.default_rng(0).integers(0, 256, (40, 36, 3), dtype=np.uint8)
-    x = kang_transform(rgb)
-    assert x.shape == (1, 40, 36) and x.dtype == np.float32
+    x = kang_encode(rgb)
+    assert x.shape == (1, 40, 36) and x.dtype == np.float16
+    full = local_normalize(rgb_to_gray(rgb))                 # Eq. 1-3 on the whole image, float64
+    np.testing.assert_allclose(x[0].astype(np.float64), full, atol=4e-3, rtol=0)
     with pytest.raises(ImageError, match="constant"):
-        kang_transform(np.full((40, 40, 3), 9, np.uint8))
+        kang_encode(np.full((40, 40, 3), 9, np.uint8))
+
+
+def test_fused_conv_max_min_gradients_equal_autograds():
+    torch.manual_seed(0)
+    x = torch.randn(6, 1, 32, 32, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(50, 1, 7, 7, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(50, dtype=torch.float64, requires_grad=True)
+
+    def reference(x, w, b):
+        h = torch.nn.functional.conv2d(x, w, b).flatten(2)
+        return torch.cat([h.max(dim=2).values, h.min(dim=2).values], dim=1)
+
+    g = torch.randn(6, 100, dtype=torch.float64)
+    ours = torch.autograd.grad((ConvMaxMin.apply(x, w, b) * g).sum(), (x, w, b))
+    ref = torch.autograd.grad((reference(x, w, b) * g).sum(), (x, w, b))
+    for a, r in zip(ours, ref):
+        torch.testing.assert_close(a, r)
+    torch.testing.assert_close(ConvMaxMin.apply(x, w, b), reference(x, w, b))
 
 
 def test_overfits_a_handful_of_images(tmp_path):

@@ -103,3 +103,16 @@ def test_patch_input_quick_preset(tmp_path):
     assert np.all(np.isfinite(pred))
     with pytest.raises(ValueError, match="input"):
         KimCNN(input="tiles").hyper_parameters()
+
+
+@pytest.mark.parametrize("dataset,expected", [("live", "patches"), ("tid2013", "full")])
+def test_paper_preset_partitions_into_patches_on_live_only(tmp_path, dataset, expected):
+    """Sec. V: 112x112 non-overlapping patches when training on LIVE, full-sized images elsewhere."""
+    rec = _tiny_set(tmp_path, levels=(0, 2), size=64)
+    rec["dataset"] = dataset
+    m = KimCNN(patch_size=32, max_epochs=1, val_fraction=0, device="cpu").fit(rec)     # paper preset, input "auto"
+    assert m.hyper_parameters()["input"] == "auto"
+    assert m.hyper_parameters_["input"] == expected
+    assert np.all(np.isfinite(m.predict(rec)))
+    if expected == "patches":        # all 4 non-overlapping patches of each 64x64 image, maps averaged (Eq. 3)
+        assert m.history_["train_units"].iloc[0] == 4 * len(rec)

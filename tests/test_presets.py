@@ -32,8 +32,11 @@ def test_models_take_the_named_preset_and_reject_unknown_ones():
         assert cls(preset="cpu", max_epochs=1).hyper_parameters()["max_epochs"] == 1
         with pytest.raises(ValueError, match="unknown preset"):
             cls(preset="tiny").hyper_parameters()
-    # the CPU preset is a short schedule, not the paper's
-    assert KangCNN.PRESETS["cpu"]["max_epochs"] < KangCNN.PRESETS["paper"]["max_epochs"]
+    # the CPU presets train to early stopping on the validation split; the quick ones are tiny
+    for cls in (KangCNN, DeepIQA, KimCNN, YangSiamese):
+        cpu, quick = cls.PRESETS["cpu"], cls.PRESETS["quick"]
+        assert cpu["patience"] is not None and cpu["val_fraction"] > 0 and cpu["max_epochs"] >= 50, cls.__name__
+        assert quick["max_epochs"] <= 3, cls.__name__
     assert YangSiamese.PRESETS["cpu"]["core"] == "kim"
 
 

@@ -96,3 +96,21 @@ def test_backbone_core_from_deep_backbones():
     y, a = net(torch.rand(2, 3, 64, 64))                        # [0, 1] RGB, ImageNet-normalised inside
     assert y.shape == (2,) and a.shape == (2, 4)
     assert net.score.in_features == 1280
+
+
+def test_training_is_patch_wise_each_patch_inherits_its_image_score():
+    """Sec. 3.3: every patch is a sample with its image's score; ranking pairs join patches of two images."""
+    m = YangSiamese(core="kim", attributes=False, device="cpu")
+    m.pairs_ = "all pairs in a batch"
+    hp = m.hyper_parameters()
+
+    class Fixed(torch.nn.Module):
+        def forward(self, x):
+            return torch.tensor([0.1, 0.5, 0.4, 0.9]), None
+
+    batch = {"patches": torch.zeros(4, 3, 8, 8), "image_index": torch.tensor([0, 0, 1, 1]),
+             "counts": torch.tensor([2, 2]), "index": torch.tensor([0, 1]), "target": torch.tensor([0.2, 0.8])}
+    # Euclidean over the 4 patches: (0.01 + 0.09 + 0.16 + 0.01) / (2 * 4) = 0.03375
+    # ranking (margin 0.05) over patches of different images: only (0.5, 0.4) violates, twice: 0.3 / 8 = 0.0375
+    # lambda_MOS = 2 -> 0.1425 (image-level training on crop means would give 0.01625)
+    assert m._loss(hp)(Fixed(), batch).item() == pytest.approx(0.1425)

@@ -258,7 +258,7 @@ def _patch_scores(est, paths: Sequence[str], n_pool: int | None, seed: int) -> l
     ``n_pool`` random positions (None: every non-overlapping patch)."""
     import torch
 
-    from deep.patches import extract_patches, sample_positions, to_float_chw
+    from deep.patches import gather_patches, sample_positions
     from features.imageio import load_image
 
     hp = est.hyper_parameters_
@@ -266,18 +266,21 @@ def _patch_scores(est, paths: Sequence[str], n_pool: int | None, seed: int) -> l
     lo, hi = est.target_range_
     model = est.model_.eval()
     dev = next(model.parameters()).device
+    encode = est._encode(hp)           # the encoding DeepIQA.predict uses (uint8 C x H x W)
     out = []
     with torch.inference_mode():
         for i, path in enumerate(paths):
-            img = to_float_chw(load_image(path))
+            img = torch.from_numpy(encode(load_image(path)))
             h, w = img.shape[-2:]
             if n_pool is None:
                 pos = sample_positions(h, w, p, None, "grid", None)
             else:
                 pos = sample_positions(h, w, p, int(n_pool), "random", np.random.default_rng([seed, i]))
+            pos = torch.from_numpy(pos)
             ys, als = [], []
             for s in range(0, len(pos), 512):
-                y, a = model(torch.from_numpy(extract_patches(img, pos[s:s + 512], p)).to(dev))
+                x = gather_patches(img, pos[s:s + 512, 0], pos[s:s + 512, 1], p).to(dev).float().div_(255.0)
+                y, a = model(x, None)
                 ys.append(y.float().cpu().numpy())
                 if a is not None:
                     als.append(a.float().cpu().numpy())

@@ -89,6 +89,9 @@ class MethodInfo:
     # by the built estimator's own versions and parameters (benchmark.versioning.method_version).
     version: str = "1"
     backbone: str | None = None      # ImageNet backbone whose weights it needs (e.g. "alexnet")
+    # False: training it to convergence on a CPU exceeds a 2-core run's budget, so a run without a
+    # CUDA device leaves it out (with a table note) unless RunConfig.cpu_train / --cpu-train is set
+    cpu_default: bool = True
 
     @property
     def display(self) -> str:

@@ -3,21 +3,30 @@
 Registered methods (suite "deep"; trainable; predictions higher-is-better on the training
 score scale):
 
-==========================  ======================================================  =====
-``kang_cnn``                Kang et al. 2014 patch CNN (local normalisation)        NR
-``deepiqa_nr_patchwise``    Bosse et al. 2018 DIQaM-NR (Eq. 1-2)                    NR
-``deepiqa_nr_weighted``     Bosse et al. 2018 WaDIQaM-NR (Eq. 3-6)                  NR
-``deepiqa_fr_weighted``     Bosse et al. 2018 WaDIQaM-FR, concat(f_r, f_d, f_r-f_d) FR
-``kim_cnn``                 Kim et al. 2017 image-wise CNN (Sec. V)                 NR
-``yang_siamese``            Yang et al. 2019 Siamese ranking + quality attributes   NR
-==========================  ======================================================  =====
+================================  =======================================================  ====
+``kang_cnn``                      Kang et al. 2014 patch CNN (local normalisation)         NR
+``deepiqa_nr_patchwise``          Bosse et al. 2018 DIQaM-NR (Eq. 1-2)                     NR
+``deepiqa_nr_weighted``           Bosse et al. 2018 WaDIQaM-NR (Eq. 3-6)                   NR
+``deepiqa_fr_patchwise``          DIQaM-FR, fusion concat(f_r, f_d, f_r - f_d)             FR
+``deepiqa_fr_weighted``           WaDIQaM-FR, fusion concat(f_r, f_d, f_r - f_d)           FR
+``deepiqa_fr_{patchwise,weighted}_diff``    the same with fusion f_r - f_d (Table IV)      FR
+``deepiqa_fr_{patchwise,weighted}_concat``  the same with fusion concat(f_r, f_d) (Table IV)  FR
+``kim_cnn``                       Kim et al. 2017 image-wise CNN (Sec. V)                  NR
+``yang_siamese``                  Yang et al. 2019 Siamese ranking + quality attributes    NR
+================================  =======================================================  ====
 
-Presets (each model's ``PRESETS``): on a GPU each paper's recipe; on a CPU a short ``"cpu"``
-schedule (3-6 epochs, 2-16 patches per image, Kim-core for Yang) so that ``--suite all``
-finishes on 2 cores; ``RunContext.quick`` selects the tiny ``"quick"`` preset (2-3 epochs)
-that only checks the plumbing.  Neither CPU preset reproduces the papers' training.
-Checkpoints go to ``RunContext.work_dir`` (resumable), ``RunContext.device`` / ``seed`` are
-passed through.  The Yang method's paper preset uses an ImageNet VGG16 core: weights from
+deepIQA rows predict from every non-overlapping 32x32 patch of a test image (the paper's
+"complete set", reproducible); the papers' tables use ``N_p = 32`` random patches, which the
+model offers as ``DeepIQA(n_predict_patches=32)`` (a prediction-time setting).
+
+Presets (each model's ``PRESETS``, chosen by :func:`~benchmark.methods.base.deep_preset`): on a
+GPU each paper's recipe; without one the ``"cpu"`` preset, which trains until early stopping on
+a content-disjoint validation split (smaller inputs or fewer patches than the papers: see the
+README); ``RunContext.quick`` selects the tiny ``"quick"`` preset that only checks the plumbing.
+Methods registered with ``cpu_default=False`` (measured to take hours per split on 2 cores) are
+left out of a run without a GPU unless ``--cpu-train`` is given.  Checkpoints go to
+``RunContext.work_dir`` (resumable), ``RunContext.device`` / ``seed`` are passed through.  The
+Yang method's paper preset uses an ImageNet VGG16 core: weights from
 ``RunContext.weights["vgg16"]`` or torch's cache (see ``deep_transfer.resolve_weights``).
 """
 from __future__ import annotations
@@ -51,11 +60,11 @@ def _kang(ctx: RunContext):
     return KangCNN(**_common(ctx))
 
 
-def _deepiqa(weighted: bool, fr: bool):
+def _deepiqa(weighted: bool, fr: bool, fusion: str = "concat3"):
     def factory(ctx: RunContext):
         from deep.models.bosse import DeepIQA
 
-        return DeepIQA(weighted=weighted, fr=fr, fusion="concat3", **_common(ctx))
+        return DeepIQA(weighted=weighted, fr=fr, fusion=fusion, **_common(ctx))
 
     return factory
 
@@ -80,24 +89,39 @@ def _yang(ctx: RunContext):
     return YangSiamese(weights=weights, cache_dir=ctx.cache_dir, n_jobs=ctx.n_jobs, **_common(ctx))
 
 
+_FUSION_TEXT = {"diff": "f_r - f_d", "concat": "concat(f_r, f_d)", "concat3": "concat(f_r, f_d, f_r - f_d)"}
+_POOLING = {False: ("DIQaM", "mean patch aggregation, patch-wise MAE (Eq. 1-2)"),
+            True: ("WaDIQaM", "weighted average patch aggregation (Eq. 3-6)")}
+
+# (name, factory, kind, group, label, paper, description, trained by default without a GPU)
 _METHODS = [
     ("kang_cnn", _kang, "NR", "NR deep", "Kang CNN", KANG,
-     "one conv layer (50 7x7) + max/min pooling + FC-800 x2 on 32x32 locally normalised grey patches, L1 loss"),
+     "one conv layer (50 7x7) + max/min pooling + FC-800 x2 on 32x32 locally normalised grey patches, L1 loss",
+     True),
     ("deepiqa_nr_patchwise", _deepiqa(False, False), "NR", "NR deep", "deepIQA NR (patchwise)", BOSSE,
-     "10 conv / 5 pool VGG-style net on 32x32 RGB patches, mean patch aggregation, patch-wise MAE (Eq. 1-2)"),
+     "10 conv / 5 pool VGG-style net on 32x32 RGB patches, mean patch aggregation, patch-wise MAE (Eq. 1-2)",
+     False),
     ("deepiqa_nr_weighted", _deepiqa(True, False), "NR", "NR deep", "WaDIQaM-NR", BOSSE,
-     "deepIQA with the weighted average patch aggregation branch (Eq. 3-6)"),
-    ("deepiqa_fr_weighted", _deepiqa(True, True), "FR", "FR", "WaDIQaM-FR", BOSSE,
-     "Siamese deepIQA on co-located reference/distorted patches, fusion concat(f_r, f_d, f_r - f_d), weighted "
-     "aggregation (Eq. 3-6)"),
+     "deepIQA with the weighted average patch aggregation branch (Eq. 3-6)", False),
+]
+for _weighted in (False, True):
+    _short, _pool = _POOLING[_weighted]
+    for _fusion in ("concat3", "diff", "concat"):
+        _suffix = "" if _fusion == "concat3" else f"_{_fusion}"
+        _METHODS.append((
+            f"deepiqa_fr_{'weighted' if _weighted else 'patchwise'}{_suffix}", _deepiqa(_weighted, True, _fusion),
+            "FR", "FR", f"{_short}-FR" + ("" if _fusion == "concat3" else f" ({_FUSION_TEXT[_fusion]})"), BOSSE,
+            f"Siamese deepIQA on co-located reference/distorted patches, fusion {_FUSION_TEXT[_fusion]}"
+            f"{' (the paper' + chr(39) + 's choice)' if _fusion == 'concat3' else ' (Table IV)'}, {_pool}", False))
+_METHODS += [
     ("kim_cnn", _kim, "NR", "NR deep", "Image-wise CNN (Kim)", KIM,
-     "8 conv (3x3) + global average + FC-128 x2 + FC-1 (~0.4 M params), image-wise L2 loss (Eq. 3), flips"),
+     "8 conv (3x3) + global average + FC-128 x2 + FC-1 (~0.4 M params), image-wise L2 loss (Eq. 3), flips", True),
     ("yang_siamese", _yang, "NR", "NR deep", "Siamese rank+attr (Yang)", YANG,
-     "Siamese core (VGG16; Kim CNN in the quick preset), Euclidean + ranking hinge loss on same-content pairs, "
-     "S3/tone/colourfulness attribute heads (lambda 2:1)"),
+     "Siamese core (VGG16; Kim CNN in the CPU presets) trained patch-wise, Euclidean + ranking hinge loss on "
+     "same-content pairs, S3/tone/colourfulness attribute heads (lambda 2:1)", True),
 ]
 
-for _name, _factory, _kind, _group, _label, _paper, _desc in _METHODS:
+for _name, _factory, _kind, _group, _label, _paper, _desc, _cpu in _METHODS:
     register_method(MethodInfo(name=_name, factory=_factory, kind=_kind, group=_group, suite="deep",
                                higher_better=True, trainable=True, trains_network=True, label=_label, paper=_paper,
-                               reference=REFERENCE, requires=_REQ, description=_desc))
+                               reference=REFERENCE, requires=_REQ, description=_desc, cpu_default=_cpu))

@@ -17,25 +17,36 @@ Training recipe (Sec. III-D): 32 random 32x32 patches per image, resampled every
 mini-batches of 4 images (128 patches); Adam (lr 1e-4, beta 0.9/0.999, eps 1e-8); validation
 loss on 32 patches per validation image sampled once; the best-validation model is kept.
 
+Registered variants (``benchmark.methods.deep_iqa``): DIQaM-NR / WaDIQaM-NR, DIQaM-FR /
+WaDIQaM-FR with the paper's fusion, and the other two fusions of Table IV for both poolings
+(``deepiqa_fr_{patchwise,weighted}_{diff,concat}``).
+
 Conventions / deviations (stated): He-normal initialisation (:func:`deep.models._base.he_init`;
 the paper does not state one); input RGB scaled to ``[0, 1]`` (a linear rescale; the paper
 feeds unnormalised patches); targets min-max scaled to ``[0, 1]`` on the training set (see
 :mod:`deep.models._base`); the paper trains 3000 epochs and keeps the best-validation model -
-the default here stops after ``patience=50`` epochs without improvement (same selected model
-whenever the best epoch comes before that) to bound run time; prediction uses every
-non-overlapping 32x32 patch (the paper's "complete set", Sec. III-B, reproducible) unless
-``n_predict_patches`` asks for that many random ones.
+the ``paper`` preset stops after ``patience=50`` epochs without improvement of the validation
+loss (same selected model whenever the best epoch comes before that) to bound run time.
+
+Test patches: by default every non-overlapping 32x32 patch (the paper's "complete set",
+Sec. III-B: all pixels considered, reproducible); ``n_predict_patches=32`` gives the papers'
+tables' protocol, ``N_p = 32`` random patches per image (Sec. IV-A, Fig. 3), drawn from a
+generator seeded by ``seed`` and the image file's SHA-256 (the same patches for an image
+whatever the order of the records).  It only changes prediction: ``set_params(n_predict_patches=32)``
+on a fitted model predicts the other way without retraining.
 """
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
+from .._utils import derived_rng
+from ..batches import PatchBatches
 from ..losses import BOSSE_EPS, patchwise_l1, weighted_average, weighted_l1
-from ..patches import PatchDataset, extract_patches, item_rng, sample_positions, to_float_chw
+from ..positions import gather_patches, sample_positions
+from ..segments import segment_mean
 from ..trainer import adam
 from ._base import TrainedIQA, he_init
 
@@ -108,15 +119,17 @@ class DeepIQA(TrainedIQA):
     ``fr=True`` = the Siamese FR variant (records need ``ref``), ``fusion`` in :data:`FUSIONS`.
     """
 
+    TRAINING_VERSION = "4"
     PRESETS = {
         "paper": {"patch_size": 32, "n_patches": 32, "batch_size": 4, "lr": 1e-4, "max_epochs": 3000,
-                  "patience": 50, "val_fraction": 0.25, "dropout": 0.5, "predict_chunk": 1024},
+                  "patience": 50, "val_fraction": 0.25, "dropout": 0.5, "stop_on": "loss",
+                  "predict_patches": None, "predict_chunk": 1024},
         "quick": {"patch_size": 32, "n_patches": 4, "batch_size": 4, "lr": 3e-4, "max_epochs": 2,
-                  "patience": None, "val_fraction": 0.2, "dropout": 0.5, "predict_chunk": 1024,
-                  "predict_patches": 8},
-        "cpu": {"patch_size": 32, "n_patches": 8, "batch_size": 4, "lr": 3e-4, "max_epochs": 3,
-                "patience": None, "val_fraction": 0.2, "dropout": 0.5, "predict_chunk": 1024,
-                "predict_patches": 16},
+                  "patience": None, "val_fraction": 0.2, "dropout": 0.5, "stop_on": "loss",
+                  "predict_patches": 8, "predict_chunk": 1024},
+        "cpu": {"patch_size": 32, "n_patches": 32, "batch_size": 4, "lr": 1e-4, "max_epochs": 300,
+                "patience": 20, "val_fraction": 0.2, "dropout": 0.5, "stop_on": "loss",
+                "predict_patches": None, "predict_chunk": 1024},
     }
 
     def __init__(self, weighted: bool = True, fr: bool = False, fusion: str = "concat3", quick: bool = False, preset: str | None = None,
@@ -144,7 +157,8 @@ class DeepIQA(TrainedIQA):
 
     @property
     def name(self) -> str:  # type: ignore[override]
-        return f"deepiqa_{'fr' if self.fr else 'nr'}_{'weighted' if self.weighted else 'patchwise'}"
+        base = f"deepiqa_{'fr' if self.fr else 'nr'}_{'weighted' if self.weighted else 'patchwise'}"
+        return base + (f"_{self.fusion}" if self.fr and self.fusion != "concat3" else "")
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -160,43 +174,60 @@ class DeepIQA(TrainedIQA):
     def _build_network(self, hp: dict[str, Any]) -> nn.Module:
         return DeepIQANet(fr=hp["fr"], weighted=hp["weighted"], fusion=hp["fusion"], dropout=hp["dropout"])
 
-    def _transform(self, hp: dict[str, Any]):
-        return to_float_chw
-
-    def _datasets(self, hp, train, val):
-        kw = dict(patch_size=hp["patch_size"], n_patches=hp["n_patches"], sampling="random", seed=int(self.seed))
-        tr = PatchDataset(train["images"], train["targets"], refs=train["refs"], **kw)
+    def _datasets(self, hp, bank, train, val):
+        kw = dict(patch_size=hp["patch_size"], n_patches=hp["n_patches"], sampling="random", seed=int(self.seed),
+                  batch_size=int(hp["batch_size"]))
+        tr = PatchBatches(bank, train["ids"], train["targets"], ref_ids=train["ref_ids"], **kw)
         va = None
         if val is not None:   # fixed validation patches, sampled once (Sec. III-D)
-            va = PatchDataset(val["images"], val["targets"], refs=val["refs"], fixed=True, **kw)
+            va = PatchBatches(bank, val["ids"], val["targets"], ref_ids=val["ref_ids"], fixed=True, keep_patches=True,
+                              **kw)
         return tr, va
 
-    def _loss(self, hp):
+    def _forward(self, hp):
+        return lambda model, batch: model(batch["patches"], batch.get("ref"))
+
+    def _loss_from(self, hp):
         weighted = hp["weighted"]
 
-        def loss(model: nn.Module, batch: dict) -> torch.Tensor:
-            y, alpha = model(batch["patches"], batch.get("ref"))
+        def loss(out, batch: dict) -> torch.Tensor:
+            y, alpha = out
             if weighted:
                 return weighted_l1(y, alpha, batch["target"], batch["image_index"])      # Eq. 6
             return patchwise_l1(y, batch["target"], batch["image_index"])                # Eq. 2
 
         return loss
 
+    def _scores_from(self, hp):
+        weighted = hp["weighted"]
+
+        def scores(out, batch: dict) -> torch.Tensor:
+            y, alpha = out
+            n = len(batch["counts"])
+            if weighted:
+                return weighted_average(y, alpha, batch["image_index"], n, BOSSE_EPS)    # Eq. 4
+            return segment_mean(y.float(), batch["image_index"], n)                      # Eq. 1
+
+        return scores
+
     def _optimizer(self, hp):
         return adam(lr=float(hp["lr"]))
 
-    def _predict_arrays(self, model, image, ref, hp, device) -> float:
+    def _predict_image(self, model, image, ref, hp, device, path) -> float:
         p = hp["patch_size"]
         h, w = image.shape[-2:]
         n = hp.get("predict_patches")
         if n is None:
             pos = sample_positions(h, w, p, None, "grid", None)     # every non-overlapping patch
-        else:
-            pos = sample_positions(h, w, p, int(n), "random", item_rng(int(self.seed), None, 0))
+        else:                                                        # N_p random patches (Sec. IV-A)
+            from features.cache import file_digest
+
+            pos = sample_positions(h, w, p, int(n), "random", derived_rng(int(self.seed), file_digest(path), 3))
+        pos = torch.from_numpy(pos)
         ys, alphas = [], []
         for sl in self._chunks(len(pos), int(hp["predict_chunk"])):
-            x = torch.from_numpy(extract_patches(image, pos[sl], p)).to(device)
-            r = torch.from_numpy(extract_patches(ref, pos[sl], p)).to(device) if ref is not None else None
+            x = gather_patches(image, pos[sl, 0], pos[sl, 1], p).to(device).float().div_(255.0)
+            r = gather_patches(ref, pos[sl, 0], pos[sl, 1], p).to(device).float().div_(255.0) if ref is not None else None
             with self._autocast(device):
                 y, a = model(x, r)
             ys.append(y.float())

@@ -6,15 +6,19 @@ Sec. V "direct training").
   FC-1.  415,217 parameters ("about 0.4 million").
 * Loss: image-wise L2, Eq. 3 ``|| g(aggr(f(p_1..p_N))) - S ||^2`` with ``aggr`` the average of
   the feature maps over all positions of all an image's inputs and ``g`` the FC layers.
-* Inputs: full-sized images (the paper's setting on every database but LIVE), or - ``input="patches"``,
-  the LIVE setting - the image partitioned into non-overlapping 112x112 patches whose feature
-  maps are averaged together (Eq. 3 aggregation).  Horizontal flips augment the training set
-  (a random mirror each epoch, i.e. the flipped replica in expectation); 5 images per
-  mini-batch; 80 epochs.
+* Inputs (Sec. V): "Each input image was partitioned into 112x112 patches when training on the
+  LIVE IQA database, while full-sized images were used on the other databases"; on LIVE the
+  patches are non-overlapping and the feature maps of all an image's patches are averaged
+  together (Eq. 3 aggregation).  ``input="auto"`` (the ``paper`` preset) decides from the
+  training records' ``dataset`` column: ``"patches"`` (every non-overlapping 112x112 patch) when
+  every record is from ``live``, else ``"full"``; ``input="full"`` / ``"patches"`` force one.
+  Horizontal flips augment the training set (a random mirror each epoch, i.e. the flipped
+  replica in expectation); 5 images per mini-batch; 80 epochs.
 * Conventions / choices not in the paper (stated): He-normal init (:func:`deep.models._base.he_init`);
-  RGB scaled to ``[0, 1]``; Adam, lr 1e-4;
-  targets scaled to ``[0, 1]``; a content-disjoint validation split picks the best of the 80
-  epochs (no early stop).  The quick CPU preset trains on 2 random 64x64 grid patches per image (4 at test time).
+  RGB scaled to ``[0, 1]``; Adam, lr 1e-4; targets scaled to ``[0, 1]``; a content-disjoint
+  validation split picks the best of the 80 epochs (validation loss, no early stop).  The
+  ``cpu`` preset trains image-wise on a random subset of each image's 112x112 grid patches per
+  epoch (Eq. 3 over those patches) until early stopping; see :attr:`KimCNN.PRESETS` and the README.
 """
 from __future__ import annotations
 
@@ -23,9 +27,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..batches import ImageBatches, PatchBatches
 from ..losses import imagewise_l2
-from ..patches import (ImageDataset, PatchDataset, collate_images, collate_patches, extract_patches,
-                       sample_positions, segment_mean, to_float_chw)
+from ..positions import gather_patches, sample_positions
+from ..segments import segment_mean
 from ..trainer import adam
 from ._base import TrainedIQA, he_init
 
@@ -84,15 +89,19 @@ class KimCNN(TrainedIQA):
 
     name = "kim_cnn"
     kind = "NR"
+    TRAINING_VERSION = "4"
+    #: datasets on which the paper partitions images into 112x112 patches (Sec. V)
+    PATCH_DATASETS = ("live",)
     PRESETS = {
-        "paper": {"input": "full", "patch_size": 112, "n_patches": None, "batch_size": 5, "lr": 1e-4,
-                  "max_epochs": 80, "patience": None, "val_fraction": 0.2, "flip": True, "min_size": 16},
+        "paper": {"input": "auto", "patch_size": 112, "n_patches": None, "batch_size": 5, "lr": 1e-4,
+                  "max_epochs": 80, "patience": None, "val_fraction": 0.2, "flip": True, "min_size": 16,
+                  "stop_on": "loss", "predict_patches": None},
         "quick": {"input": "patches", "patch_size": 64, "n_patches": 2, "batch_size": 5, "lr": 1e-3,
                   "max_epochs": 3, "patience": None, "val_fraction": 0.2, "flip": True, "min_size": 64,
-                  "predict_patches": 4},
-        "cpu": {"input": "patches", "patch_size": 112, "n_patches": 2, "batch_size": 5, "lr": 1e-3,
-                "max_epochs": 5, "patience": None, "val_fraction": 0.2, "flip": True, "min_size": 112,
-                "predict_patches": 4},
+                  "stop_on": "loss", "predict_patches": 4},
+        "cpu": {"input": "patches", "patch_size": 112, "n_patches": 4, "batch_size": 5, "lr": 3e-4,
+                "max_epochs": 150, "patience": 15, "val_fraction": 0.2, "flip": True, "min_size": 112,
+                "stop_on": "loss", "predict_patches": None},
     }
 
     def __init__(self, quick: bool = False, preset: str | None = None, input: str | None = None, patch_size: int | None = None,
@@ -116,8 +125,24 @@ class KimCNN(TrainedIQA):
 
     def hyper_parameters(self) -> dict[str, Any]:
         hp = super().hyper_parameters()
-        if hp["input"] not in ("full", "patches"):
-            raise ValueError(f"input must be 'full' or 'patches', got {hp['input']!r}")
+        if hp["input"] not in ("auto", "full", "patches"):
+            raise ValueError(f"input must be 'auto', 'full' or 'patches', got {hp['input']!r}")
+        if hp["input"] == "patches":
+            hp["min_size"] = hp["patch_size"]
+        return hp
+
+    def input_for(self, records: Any) -> str:
+        """``"patches"`` or ``"full"``: ``input="auto"`` resolved for these training records
+        (patches when every record's ``dataset`` is one of :attr:`PATCH_DATASETS`)."""
+        mode = self.hyper_parameters()["input"]
+        if mode != "auto":
+            return mode
+        ds = set(records["dataset"].astype(str)) if "dataset" in getattr(records, "columns", ()) else set()
+        return "patches" if ds and ds <= set(self.PATCH_DATASETS) else "full"
+
+    def _resolve(self, hp, records):
+        hp = dict(hp)
+        hp["input"] = self.input_for(records)
         if hp["input"] == "patches":
             hp["min_size"] = hp["patch_size"]
         return hp
@@ -128,40 +153,41 @@ class KimCNN(TrainedIQA):
     def _build_network(self, hp):
         return KimNet()
 
-    def _transform(self, hp):
-        return to_float_chw
-
-    def _collate(self, hp):
-        return collate_patches if hp["input"] == "patches" else collate_images
-
-    def _datasets(self, hp, train, val):
-        seed = int(self.seed)
+    def _datasets(self, hp, bank, train, val):
+        seed, bs = int(self.seed), int(hp["batch_size"])
         if hp["input"] == "patches":
-            kw = dict(patch_size=hp["patch_size"], n_patches=hp["n_patches"], sampling="grid", seed=seed)
-            tr = PatchDataset(train["images"], train["targets"], flip=hp["flip"], **kw)
-            va = PatchDataset(val["images"], val["targets"], fixed=True, **kw) if val is not None else None
+            kw = dict(patch_size=hp["patch_size"], n_patches=hp["n_patches"], sampling="grid", seed=seed,
+                      batch_size=bs)
+            tr = PatchBatches(bank, train["ids"], train["targets"], flip=hp["flip"], **kw)
+            va = PatchBatches(bank, val["ids"], val["targets"], fixed=True, **kw) if val is not None else None
         else:
-            tr = ImageDataset(train["images"], train["targets"], flip=hp["flip"], seed=seed)
-            va = ImageDataset(val["images"], val["targets"], fixed=True, seed=seed) if val is not None else None
+            tr = ImageBatches(bank, train["ids"], train["targets"], flip=hp["flip"], seed=seed, batch_size=bs)
+            va = (ImageBatches(bank, val["ids"], val["targets"], fixed=True, seed=seed, batch_size=bs)
+                  if val is not None else None)
         return tr, va
 
-    def _loss(self, hp):
-        def loss(model, batch):
-            return imagewise_l2(kim_forward(model, batch), batch["target"])       # Eq. 3 (L2)
+    def _forward(self, hp):
+        return kim_forward
 
-        return loss
+    def _loss_from(self, hp):
+        return lambda q, batch: imagewise_l2(q, batch["target"])       # Eq. 3 (L2)
+
+    def _scores_from(self, hp):
+        return lambda q, batch: q.float()
 
     def _optimizer(self, hp):
         return adam(lr=float(hp["lr"]))
 
-    def _predict_arrays(self, model, image, ref, hp, device) -> float:
+    def _predict_image(self, model, image, ref, hp, device, path) -> float:
+        x = image.to(device).float().div_(255.0)
         with self._autocast(device):
             if hp["input"] == "patches":
                 p = hp["patch_size"]
-                pos = sample_positions(image.shape[-2], image.shape[-1], p, hp.get("predict_patches"), "grid", None)
-                x = torch.from_numpy(extract_patches(image, pos, p)).to(device)
+                pos = torch.from_numpy(sample_positions(image.shape[-2], image.shape[-1], p,
+                                                        hp.get("predict_patches"), "grid", None))
+                x = gather_patches(x, pos[:, 0], pos[:, 1], p)
                 seg = torch.zeros(len(x), dtype=torch.long, device=device)
                 q = model(x, seg, 1)
             else:
-                q = model(torch.from_numpy(image).unsqueeze(0).to(device))
+                q = model(x.unsqueeze(0))
         return float(q.float()[0])
