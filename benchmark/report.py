@@ -67,18 +67,25 @@ def _kind(name: str) -> str:
         return ""
 
 
-def _info(method: str):
-    from .methods.base import get_method_info
+def _info(method: str, meta: dict | None = None):
+    """The method's metadata: as the run saved it (``run.json`` ``method_info``), else the registry's."""
+    from .methods.base import MethodInfo, get_method_info
 
+    saved = ((meta or {}).get("method_info") or {}).get(method)
+    if saved:
+        try:
+            return MethodInfo.from_metadata(saved)
+        except (KeyError, TypeError, ValueError):
+            pass
     try:
         return get_method_info(method)
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, ImportError):
         return None
 
 
-def _deep_trained(method: str) -> bool:
-    info = _info(method)
-    return info is not None and bool(getattr(info, "trains_network", info.trainable and info.suite == "deep"))
+def _deep_trained(method: str, meta: dict | None = None) -> bool:
+    info = _info(method, meta)
+    return info is not None and bool(info.trains_network)
 
 
 def short_reason(reason: str, width: int = 90, gist: bool = True) -> str:
@@ -192,7 +199,7 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame, deep_preset: str
         absent = [m for m in order if m not in set(within["method"])]
         extra = []
         for m in absent:
-            info = _info(m)
+            info = _info(m, meta)
             extra.append({"method": m, "plan": "within", "train_set": datasets[0], "test_set": datasets[0],
                           "label": info.display if info else m, "group": info.group if info else "",
                           "n_splits": 0, "n_undefined": 0, "n_failed_splits": 0, "n_attempted": 0})
@@ -217,7 +224,7 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame, deep_preset: str
         _within_notes(t, within, datasets, expected, split_limits, stat)
         if deep_preset in ("cpu", "quick"):
             has = within[within["n_splits"] > 0]
-            deep = [str(lab) for m, lab in zip(has["method"], has["label"]) if _deep_trained(m)]
+            deep = [str(lab) for m, lab in zip(has["method"], has["label"]) if _deep_trained(m, meta)]
             if deep:
                 t.notes.append(f"{', '.join(dict.fromkeys(deep))}: trained or fine-tuned with the short "
                                f"'{deep_preset}' preset of a CPU run (a few epochs, few crops or patches), "
