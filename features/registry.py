@@ -210,7 +210,8 @@ class Registry(Generic[T]):
             mod, _, attr = target.partition(":")
             if not mod.strip() or not attr.strip():
                 raise ValueError(f"lazy {self.kind} {name!r}: expected 'module:attr', got {target!r}")
-        where = _caller_origin() if origin is None else Origin(origin, target.partition(":")[0])
+        # the module is the target's: that module registering the name on import is not a duplicate
+        where = Origin(_caller_origin().text if origin is None else origin, target.partition(":")[0].strip())
         key = self._normalize(name)
         with self._lock:
             self._refuse_duplicate(key, key, where)
