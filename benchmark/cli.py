@@ -31,6 +31,24 @@ def _weights(values: Sequence[str] | None) -> dict[str, str]:
     return out
 
 
+def _plugins(values: Sequence[str] | None) -> list[str]:
+    """Import the ``--plugin`` modules/files (one line and exit status 1 when one cannot be loaded)."""
+    from features.registry import DuplicateNameError, PluginError
+
+    from .plugins import load_plugins
+
+    try:
+        return load_plugins(values or [])
+    except (PluginError, DuplicateNameError) as exc:
+        raise SystemExit(f"iqabench: error: {' '.join(str(exc).split())}") from None
+
+
+def _add_plugin_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugin", action="append", metavar="MODULE_OR_FILE",
+                   help="import a plugin first (a module name or a .py file; repeatable): its registered "
+                        "methods, datasets, extractors and FR metrics join the built-ins")
+
+
 def _positive_int(text: str) -> int:
     try:
         v = int(text)
@@ -113,9 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dataset-option", action="append", metavar="NAME.KEY=VALUE",
                    help="an option of a dataset's loader (repeatable), e.g. clive.include_training=true for "
                         "CLIVE's 1169 images, live.dmos=dmos.mat")
+    _add_plugin_option(r)
 
     lst = sub.add_parser("list", help="list datasets and methods")
     lst.add_argument("--data-root", metavar="DIR", help="also say which datasets are present there")
+    _add_plugin_option(lst)
 
     t = sub.add_parser("tables", help="regenerate tables, CSV and plots from saved predictions")
     t.add_argument("--out", default="results", metavar="DIR")
@@ -123,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--aggregate", choices=("median", "mean"), default=None,
                    help="aggregate over splits (default: the run's own)")
     t.add_argument("--no-plots", action="store_true")
+    _add_plugin_option(t)
 
     sw = sub.add_parser("sweep", help="vary one parameter of one method; tabulate and plot SROCC/PLCC")
     sw.add_argument("--method", required=True, help="registered method, e.g. mobilenet_v2_svr, deepiqa_nr_patchwise")
@@ -151,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--cache-dir", metavar="DIR")
     sw.add_argument("--no-plots", action="store_true")
     sw.add_argument("--no-progress", action="store_true")
+    _add_plugin_option(sw)
 
     g = sub.add_parser("goldens", help="check (default) or regenerate the score-drift golden values")
     g.add_argument("--update", action="store_true", help="rewrite benchmark/reference/ (the package's golden files) from the current code")
@@ -174,7 +196,7 @@ def cmd_run(a: argparse.Namespace) -> int:
                     scheduler=a.scheduler, weights=_weights(a.weights), offline=a.offline, device=a.device,
                     cache_dir=cache,
                     cross=False if a.no_cross else None, plots=not a.no_plots, progress=not a.no_progress,
-                    dataset_options=opts, cpu_train=a.cpu_train)
+                    dataset_options=opts, cpu_train=a.cpu_train, plugins=list(a.plugin or []))
     try:
         cfg.validate()
     except RunConfigError as exc:
@@ -237,8 +259,10 @@ def _table(rows: list[list[str]]) -> list[str]:
 
 def cmd_list(a: argparse.Namespace) -> int:
     from .datasets import list_datasets
-    from .methods.base import available, list_methods
+    from .datasets.base import DATASETS
+    from .methods.base import METHODS, available, list_methods
 
+    _plugins(a.plugin)
     print("Datasets:")
     rows = []
     for d in list_datasets():
@@ -249,7 +273,7 @@ def cmd_list(a: argparse.Namespace) -> int:
             root = d.find_root(a.data_root)
             where = f"found at {root}" if root else "not found"
         ref = "FR+NR" if d.has_reference else "NR only"
-        rows.append([d.name, _clip(d.title, TITLE_WIDTH), d.kind, ref, score_label(d), where])
+        rows.append([d.name, _clip(d.title, TITLE_WIDTH), d.kind, ref, score_label(d), where + _source(DATASETS, d.name)])
     print("\n".join(_table(rows)))
     print("\nMethods:")
     rows = []
@@ -257,14 +281,20 @@ def cmd_list(a: argparse.Namespace) -> int:
         flag = "" if available(m) else f"  [needs {', '.join(m.requires)}]"
         direction = "higher" if m.higher_better else "lower"
         rows.append([m.name, m.display, m.kind, m.suite, "trained" if m.trainable else "training-free",
-                     f"{direction}-is-better{flag}"])
+                     f"{direction}-is-better{flag}{_source(METHODS, m.name)}"])
     print("\n".join(_table(rows)))
     return 0
+
+
+def _source(registry, name: str) -> str:
+    """``"  [plugin: where]"`` for an entry a plugin registered, else nothing."""
+    return "" if registry.is_builtin(name) else f"  [plugin: {registry.origin(name)}]"
 
 
 def cmd_tables(a: argparse.Namespace) -> int:
     from .regenerate import regenerate
 
+    _plugins(a.plugin)   # not needed for the tables (the run saved each method's metadata); accepted
     files = regenerate(Path(a.out), mapping=a.mapping, plots=not a.no_plots, aggregate=a.aggregate)
     print(f"rewrote {len(files)} files in {a.out}/")
     return 0
@@ -273,6 +303,7 @@ def cmd_tables(a: argparse.Namespace) -> int:
 def cmd_sweep(a: argparse.Namespace) -> int:
     from .analysis.sweep import SweepConfig, check_config, parse_values, run_sweep
 
+    _plugins(a.plugin)
     fixed: dict = {}
     for kv in a.set or []:
         if "=" not in kv:

@@ -144,9 +144,9 @@ def _records(images: pd.DataFrame, score: Iterable[float] | None = None) -> pd.D
 
 # --------------------------------------------------------------------------- per-image values
 def _training_free():
-    from .methods.base import list_methods
+    from .methods.base import METHODS, list_methods
 
-    return [m for m in list_methods("all") if not m.trainable]
+    return [m for m in list_methods("all") if not m.trainable and METHODS.is_builtin(m.name)]
 
 
 def compute_per_image(images: pd.DataFrame, methods: Iterable[str] | None = None) -> pd.DataFrame:
@@ -181,12 +181,12 @@ def compute_cornia(images: pd.DataFrame) -> pd.DataFrame:
 
 def compute_features(images: pd.DataFrame, extractors: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
     """One frame per registered extractor (and ``cornia``): ``id, f000, f001, ...``."""
-    from features.extraction import extract_features, list_extractors
+    from features.extraction import EXTRACTORS, extract_features, list_extractors
 
     out = {}
     with _pinned():
         for name in list_extractors():
-            if extractors is not None and name not in extractors:
+            if (extractors is not None and name not in extractors) or not EXTRACTORS.is_builtin(name):
                 continue
             res = extract_features(list(images["image"]), name, cache=False)
             df = pd.DataFrame(res.X, columns=[f"f{j:03d}" for j in range(res.X.shape[1])])
@@ -262,8 +262,8 @@ def _trained_cnns() -> list[tuple[str, Any]]:
     from .methods.base import RunContext, available, list_methods
 
     out = []
-    for info in list_methods("deep", include_unavailable=True):
-        if not (info.trainable and available(info)):
+    for info in list_methods("all", include_unavailable=True):
+        if not (info.trains_network and available(info)):
             continue
         try:
             est = info.factory(RunContext(quick=True, device="cpu", seed=0, cache_dir=None, n_jobs=1,
@@ -334,10 +334,11 @@ def compute_cnn_train_step(images: pd.DataFrame, methods: Iterable[str] | None =
 
 # --------------------------------------------------------------------------- quick table
 def quick_table_methods() -> list[str]:
-    """Rows of the quick table that are pinned: training-free metrics and features + SVR."""
-    from .methods.base import list_methods
+    """Rows of the quick table that are pinned: training-free metrics and features + SVR, i.e. the
+    built-in methods whose estimator does not follow the deep preset (``MethodInfo.preset_dependent``)."""
+    from .methods.base import METHODS, list_methods
 
-    return [m.name for m in list_methods("all") if m.suite != "deep"]
+    return [m.name for m in list_methods("all") if not m.preset_dependent and METHODS.is_builtin(m.name)]
 
 
 def quick_tolerance(method: str) -> float:
@@ -345,7 +346,7 @@ def quick_tolerance(method: str) -> float:
     from .methods.base import get_method_info
 
     info = get_method_info(method)
-    if info.suite == "deep":
+    if info.preset_dependent:
         raise ValueError(f"{method}: CNN rows of the quick table are not pinned (see benchmark.goldens)")
     return TOLERANCES["quick_svr" if info.trainable else "quick_training_free"]
 

@@ -12,16 +12,35 @@ from .storage import PredictionStore
 __all__ = ["load_results", "regenerate"]
 
 
-def _info(name: str) -> MethodInfo:
+def _info(name: str, saved: dict | None = None) -> MethodInfo:
+    """The method as the run saved it (``saved``: the prediction sidecar's or ``run.json``'s
+    metadata), so a plugin's rows keep their label, group and direction without importing it; for
+    files written before the metadata was saved, the registry's entry; else a bare row."""
+    if saved:
+        try:
+            return MethodInfo.from_metadata(saved)
+        except (KeyError, TypeError, ValueError):
+            pass
     try:
         return get_method_info(name)
-    except KeyError:  # a method no longer registered: keep its rows under its own name
+    except (KeyError, ImportError):  # a method no longer registered: keep its rows under its own name
         return MethodInfo(name=name, factory=lambda ctx: None, kind="NR", group="NR hand-crafted", suite="classical")
+
+
+def _run_meta(out: Path) -> dict:
+    p = Path(out) / "run.json"
+    try:
+        return json.loads(p.read_text()) if p.exists() else {}
+    except (OSError, json.JSONDecodeError):
+        return {}
 
 
 def load_results(out: Path) -> list:
     """``(info, plan, train, test, split, predictions)`` for every saved per-split prediction file."""
-    root = PredictionStore(out / "predictions").root
+    store = PredictionStore(out / "predictions")
+    root = store.root
+    saved = _run_meta(out).get("method_info") or {}
+    infos: dict[str, MethodInfo] = {}
     results = []
     for csv in sorted(root.glob("*/*/*.csv")):
         method, plan = csv.parent.parent.name, csv.parent.name
@@ -32,7 +51,9 @@ def load_results(out: Path) -> list:
             train = test
         df = pd.read_csv(csv, keep_default_na=False, na_values=[""], dtype={"content": str, "dist_type": str})
         df["dist_type"] = df["dist_type"].fillna("")
-        results.append((_info(method), plan, train, test, split, df))
+        if method not in infos:
+            infos[method] = _info(method, store.method_info(csv) or saved.get(method))
+        results.append((infos[method], plan, train, test, split, df))
     return results
 
 
@@ -52,13 +73,15 @@ def _in_run_order(results: list, meta: dict) -> list:
     return sorted(results, key=key)
 
 
-def failed_attempts(failures: pd.DataFrame) -> list[dict]:
-    """The attempts of a run that produced no prediction, from its ``failures.csv`` (stage ``method``)."""
+def failed_attempts(failures: pd.DataFrame, meta: dict | None = None) -> list[dict]:
+    """The attempts of a run that produced no prediction, from its ``failures.csv`` (stage ``method``);
+    ``meta`` (``run.json``) supplies the methods' saved metadata."""
     if failures.empty or "stage" not in failures.columns:
         return []
+    saved = (meta or {}).get("method_info") or {}
     out = []
     for _, f in failures[(failures["stage"] == "method") & (failures["image"] == "")].iterrows():
-        info = _info(str(f["method"]))
+        info = _info(str(f["method"]), saved.get(str(f["method"])))
         out.append({"method": info.name, "label": info.display, "group": info.group, "kind": info.kind,
                     "plan": f["plan"], "train_set": f["train_set"], "test_set": f["dataset"], "split": f["split"],
                     "reason": f["reason"]})
@@ -77,13 +100,12 @@ def regenerate(out: Path, mapping: str = "logistic5", plots: bool = True, aggreg
     results = load_results(out)
     if not results:
         raise FileNotFoundError(f"no saved predictions under {out / 'predictions'}")
-    meta_path = out / "run.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    meta = _run_meta(out)
     results = _in_run_order(results, meta)
     fail_path = out / "failures.csv"
     failures = pd.read_csv(fail_path, keep_default_na=False, dtype=str) if fail_path.exists() else pd.DataFrame(
         columns=["method", "dataset", "image", "stage", "plan", "train_set", "split", "reason"])
-    metrics, per_type = metric_rows(results, mapping, failed_attempts(failures))
+    metrics, per_type = metric_rows(results, mapping, failed_attempts(failures, meta))
     if aggregate is None:
         aggregate = (meta.get("config") or {}).get("aggregate", "median")
     meta["regenerated"] = True

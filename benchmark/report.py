@@ -67,19 +67,26 @@ def _kind(name: str) -> str:
         return ""
 
 
-def _info(method: str):
-    from .methods.base import get_method_info
+def _info(method: str, meta: dict | None = None):
+    """The method's metadata: as the run saved it (``run.json`` ``method_info``), else the registry's."""
+    from .methods.base import MethodInfo, get_method_info
 
+    saved = ((meta or {}).get("method_info") or {}).get(method)
+    if saved:
+        try:
+            return MethodInfo.from_metadata(saved)
+        except (KeyError, TypeError, ValueError):
+            pass
     try:
         return get_method_info(method)
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, ImportError):
         return None
 
 
-def _deep_trained(method: str, preset: str | None = None) -> bool:
+def _deep_trained(method: str, preset: str | None = None, meta: dict | None = None) -> bool:
     """Whether the method trains a network whose ``preset`` schedule the table note must state
     (the ImageNet transfer rows' 'cpu' preset is the papers' recipe: no note)."""
-    info = _info(method)
+    info = _info(method, meta)
     if info is None:
         return False
     if preset == "cpu" and info.backbone:
@@ -201,7 +208,7 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame, deep_preset: str
         absent = [m for m in order if m not in set(within["method"])]
         extra = []
         for m in absent:
-            info = _info(m)
+            info = _info(m, meta)
             extra.append({"method": m, "plan": "within", "train_set": datasets[0], "test_set": datasets[0],
                           "label": info.display if info else m, "group": info.group if info else "",
                           "n_splits": 0, "n_undefined": 0, "n_failed_splits": 0, "n_attempted": 0})
@@ -229,14 +236,14 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame, deep_preset: str
                            "patches and epochs), not results; run without --quick for the benchmark's numbers.")
         elif deep_preset == "cpu":
             has = within[within["n_splits"] > 0]
-            deep = [str(lab) for m, lab in zip(has["method"], has["label"]) if _deep_trained(m, deep_preset)]
+            deep = [str(lab) for m, lab in zip(has["method"], has["label"]) if _deep_trained(m, deep_preset, meta)]
             if deep:
                 t.notes.append(f"{', '.join(dict.fromkeys(deep))}: the 'cpu' presets of a run without a GPU "
                                f"(smaller inputs or fewer patches than the papers', trained until early stopping "
                                f"on a validation split of the training split); see the README.")
         excluded = list(meta.get("cpu_excluded") or ())
         if excluded:
-            labels = ", ".join(_info(m).display if _info(m) else m for m in excluded)
+            labels = ", ".join(_info(m, meta).display if _info(m, meta) else m for m in excluded)
             t.notes.append(f"Not in this CPU run: {labels} (too slow to converge on a few CPU cores); run "
                            f"`--suite deep` on a GPU, or add `--cpu-train` (hours per split on 2 cores).")
         if meta:

@@ -93,6 +93,7 @@ class RunConfig:
     progress: bool = True
     dataset_options: dict[str, dict] = field(default_factory=dict)
     cpu_train: bool = False                    # also train methods with cpu_default=False without a GPU
+    plugins: Sequence[str] = ()                # modules or .py files imported first (benchmark.plugins)
 
     @property
     def repeats(self) -> int:
@@ -116,8 +117,15 @@ class RunConfig:
 
     def validate(self) -> None:
         """Raise :class:`RunConfigError` for a mistake that would otherwise surface after the work."""
+        from features.registry import DuplicateNameError, PluginError
+
+        from .plugins import load_plugins
         from .tables import AGGREGATES
 
+        try:
+            load_plugins(self.plugins)
+        except (PluginError, DuplicateNameError) as exc:
+            raise RunConfigError(" ".join(str(exc).split())) from None
         if self.suite not in SUITES:
             raise RunConfigError(f"unknown suite {self.suite!r}; choose from {', '.join(SUITES)}")
         for what, v in (("n_repeats", self.n_repeats), ("deep_repeats", self.deep_repeats)):
@@ -325,7 +333,7 @@ class _Runner:
 
         c = self.cfg
         extra = {}
-        if info.suite == "deep":  # a CPU run's short 'cpu' preset must not be reused by a CUDA run
+        if info.preset_dependent:  # a CPU run's short 'cpu' preset must not be reused by a CUDA run
             from .methods.base import deep_preset
 
             extra["preset"] = deep_preset(self.ctx(seed, Path(c.out)))
@@ -403,7 +411,8 @@ class _Runner:
             if not ok and img not in fails:
                 fails[img] = "prediction is not a finite number"
         df = _pred_frame(test, pred, info)
-        self.store.save(df, info.name, plan, train_name, test_name, split, fp, fails, train_failures=train_fails)
+        self.store.save(df, info.name, plan, train_name, test_name, split, fp, fails, train_failures=train_fails,
+                        info=info.metadata())
         self._note_failures(info, test_name, fails, "test", where)
         self._note_train_failures(info, train, train_fails, where)
         if len(test) and not np.isfinite(pred).any():
@@ -448,7 +457,8 @@ class _Runner:
                     continue
                 for sp in splits:
                     sub = full.iloc[sp.test].reset_index(drop=True)
-                    self.store.save(sub, info.name, "within", "-", name, sp.name, "derived-from-all")
+                    self.store.save(sub, info.name, "within", "-", name, sp.name, "derived-from-all",
+                                    info=info.metadata())
                     self.add(info, "within", name, name, sp.name, sub)
                 continue
             n = c.repeats_for(info)
@@ -501,7 +511,8 @@ class _Runner:
                        got or "the one-vs-one model it reuses was not trained", log=False)
             return None
         sub = got[got["dist_type"].isin(plan.types)].reset_index(drop=True)
-        self.store.save(sub, info.name, plan.kind, plan.train_name, plan.test_name, "all", "derived-from-one-vs-one")
+        self.store.save(sub, info.name, plan.kind, plan.train_name, plan.test_name, "all", "derived-from-one-vs-one",
+                        info=info.metadata())
         return sub
 
 
@@ -558,11 +569,12 @@ def run(cfg: RunConfig) -> RunResult:
             "datasets": {k: {"n_images": len(v), "kind": get_dataset_info(k).kind,
                              "higher_better": bool(v["higher_better"].iloc[0])} for k, v in data.items()},
             "methods": [m.name for m in methods], "failed_methods": no_result,
+            "method_info": {m.name: m.metadata() for m in methods},
             "split_limits": dict(r.split_limits), "repeats": cfg.repeats,
             "cpu_excluded": [m.name for m in excluded],
             "method_seconds": {k: round(v, 2) for k, v in sorted(r.seconds.items(), key=lambda kv: -kv[1])},
             "weights": {a: w.as_dict() for a, w in r.weights.items()}}
-    if any(m.suite == "deep" and m.trainable for m in methods):
+    if any(m.preset_dependent and m.trainable for m in methods):
         from .methods.base import deep_preset
 
         meta["deep_preset"] = deep_preset(r.ctx(cfg.seed, Path(cfg.out)))

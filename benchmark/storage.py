@@ -7,7 +7,9 @@ half-written table, CSV or prediction file.
 Predictions are tidy CSVs, one per method x plan x train set x test set x split
 (``predictions/<method>/<plan>/<train>__<test>__<split>.csv``), each with a JSON
 sidecar holding a fingerprint of what produced it (method, preset, seed,
-weights, and the exact train/test image lists).  A rerun reuses a file only
+weights, and the exact train/test image lists) and the method's metadata (label, group,
+kind, direction, version: ``python -m benchmark tables`` rebuilds the tables from it, even
+for a plugin method it cannot import).  A rerun reuses a file only
 when its fingerprint matches, so resuming an interrupted run recomputes only
 what is missing, and changing the preset never reuses stale predictions.
 """
@@ -94,13 +96,28 @@ class PredictionStore:
             return None
 
     def save(self, df: pd.DataFrame, method: str, plan: str, train: str, test: str, split: str, fp: str,
-             failures: dict[str, str] | None = None, train_failures: dict[str, str] | None = None) -> Path:
+             failures: dict[str, str] | None = None, train_failures: dict[str, str] | None = None,
+             info: dict[str, Any] | None = None) -> Path:
+        """Write one prediction file and its sidecar; ``info`` is the method's metadata
+        (``MethodInfo.metadata()``: label, group, kind, direction, version, ...), saved so that the
+        tables can be rebuilt without the code that registered the method."""
         p = self.path(method, plan, train, test, split)
         atomic_to_csv(df.reindex(columns=list(self.COLUMNS)), p)
-        atomic_write_text(p.with_suffix(".json"), json.dumps(
-            {"fingerprint": fp, "n_rows": int(len(df)), "failures": failures or {},
-             "train_failures": train_failures or {}}, indent=1))
+        side: dict[str, Any] = {"fingerprint": fp, "n_rows": int(len(df)), "failures": failures or {},
+                                "train_failures": train_failures or {}}
+        if info is not None:
+            side["method"] = info
+        atomic_write_text(p.with_suffix(".json"), json.dumps(side, indent=1))
         return p
+
+    def method_info(self, csv: str | os.PathLike) -> dict[str, Any] | None:
+        """The method metadata saved beside the prediction file ``csv`` (``None`` for files written
+        before it was saved, or an unreadable sidecar)."""
+        try:
+            meta = json.loads(Path(csv).with_suffix(".json").read_text()).get("method")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            return None
+        return meta if isinstance(meta, dict) and meta.get("name") else None
 
     def failures(self, method: str, plan: str, train: str, test: str, split: str,
                  key: str = "failures") -> dict[str, str]:

@@ -338,4 +338,8 @@ register_extractor(
     paper="Saad, Bovik, Charrier: Blind image quality assessment: a natural scene statistics "
           "approach in the DCT domain, IEEE TIP 21(8):3339-3352, 2012",
     reference="LIVE BLIINDS-II MATLAB release (bliinds2_feature_extraction.m)",
+    label="BLIINDS-II",
+    svr_kernel="rbf",
+    description="24 DCT-domain NSS features (GGD shape, coefficient of frequency variation, energy "
+                "sub-band ratio, orientation variance; 3 scales)",
 )

@@ -382,4 +382,6 @@ register_extractor(
     paper="Mittal, Moorthy & Bovik, No-reference image quality assessment in the spatial domain, "
           "IEEE TIP 21(12):4695-4708, 2012",
     reference="LIVE BRISQUE release (brisque_feature.m), http://live.ece.utexas.edu/research/quality/",
+    label="BRISQUE", svr_kernel="rbf",
+    description="36 spatial NSS features (MSCN GGD + paired-product AGGD fits, 2 scales)",
 )

@@ -57,6 +57,13 @@ from .matlab import rgb2gray
 __all__ = ["CorniaFeatures", "sample_patches", "normalise_patches", "zca_whitening", "encode_patches"]
 
 VERSION = "3"          # 2: blocked float32 encoding (values move by ~1e-6); 3: own k-means codebook
+#: the benchmark row's metadata (:mod:`benchmark.methods.classical` builds the method from it)
+METADATA = {
+    "name": "cornia", "label": "CORNIA",
+    "paper": "Ye, Kumar, Kang & Doermann, Unsupervised feature learning framework for no-reference image quality "
+             "assessment, CVPR 2012",
+    "reference": "cornia_feature.m (authors' release); codebook and whitening re-learned on each training split",
+}
 NORM_EPS = 10.0        # sqrt(var + 10) in the release (grey levels on [0, 255])
 ZCA_EPS = 0.1          # whitening regulariser (Coates et al.; the release's CSIQ parameters)
 _CHUNK = 128           # codebook words per encoding block (128 x 10000 patches: 5 MB)

@@ -50,7 +50,7 @@ from scipy import fft as sfft
 from scipy import sparse
 
 from ._threads import single_threaded_blas
-from .extraction import register_extractor
+from .extraction import Score, register_extractor
 from .imageio import ImageError, as_rgb_uint8, check_min_size, check_not_constant, rgb_to_gray
 from .matlab import gray_double as to_gray_uint8
 from .matlab import hanning, prctile, rgb2gray
@@ -452,4 +452,16 @@ register_extractor(
           "ICCVW 2019 (Sec. 3.4); S3: Vu, Phan & Chandler, IEEE TIP 21(3), 2012; FISH: Vu & Chandler, "
           "IEEE SPL 19(7), 2012; colourfulness: Hasler & Süsstrunk, SPIE 5007, 2003",
     reference="s3_map.m (Vu et al.), fish.m / dwt_cdf97.m (Vu & Chandler release)",
+    label="Cues (S3+FISH+tone+colour)", svr_kernel="rbf",
+    description="5 quality attributes: S3 index, FISH, 5th/95th luminance percentiles, colourfulness",
+    scores=(
+        Score("s3", FEATURE_NAMES.index("s3"), "S3", higher_better=True,
+              paper="Vu, Phan & Chandler, S3: a spectral and spatial measure of local perceived sharpness in "
+                    "natural images, IEEE TIP 21(3), 2012 (index: mean of the top 1 % of the S3 map)"),
+        Score("fish", FEATURE_NAMES.index("fish"), "FISH", higher_better=True,
+              paper="Vu & Chandler, A fast wavelet-based algorithm for global and local image sharpness "
+                    "estimation, IEEE SPL 19(7), 2012"),
+        Score("colourfulness", FEATURE_NAMES.index("colourfulness"), "Colourfulness", higher_better=True,
+              paper="Hasler & Süsstrunk, Measuring colorfulness in natural images, SPIE HVEI VIII 5007, 2003 (M3)"),
+    ),
 )

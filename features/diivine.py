@@ -708,4 +708,7 @@ register_extractor(
     paper="Moorthy & Bovik: Blind image quality assessment: from natural scene statistics to "
           "perceptual quality, IEEE TIP 20(12):3350-3364, 2011",
     reference="LIVE DIIVINE MATLAB release (divine_feature_extract.m, norm_sender_normalized.m)",
+    label="DIIVINE",
+    svr_kernel="rbf",
+    description="88 steerable-pyramid NSS features; one SVR on all of them (no distortion identification stage)",
 )

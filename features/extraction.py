@@ -1,8 +1,12 @@
 """Extractor registry, cached parallel extraction and the sklearn transformer.
 
 An *extractor* is a pure function ``f(image, **params) -> 1-D float64 array`` of one
-RGB uint8 image, registered with a name and a version (bump the version whenever
-the output changes: the cache key includes it).
+RGB uint8 image, registered with a name, a version (bump the version whenever the output
+changes: the cache key includes it) and its metadata (paper, reference release, and the
+benchmark rows it makes: :class:`Extractor`).  :data:`EXTRACTORS` is a
+:class:`~features.registry.Registry`: every public module of ``features`` is imported before
+the first lookup (a new module registers itself), and installed packages add extractors
+through the ``iqabench.extractors`` entry-point group.
 
 :func:`extract_features` runs an extractor over many image files with the shared
 :class:`~features.cache.FeatureCache`, in parallel with joblib (processes), or on
@@ -19,18 +23,22 @@ sequence of image paths or a records DataFrame (column ``image``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, overload
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .cache import FeatureCache, default_cache_dir
 from .imageio import ImageError, check_image, load_image
+from .registry import Registry, registration_helpers
 
 __all__ = [
+    "EXTRACTORS",
     "Extractor",
+    "Score",
     "register_extractor",
     "get_extractor",
     "list_extractors",
@@ -42,8 +50,31 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+class Score:
+    """A training-free NR score that an extractor's vector holds (one column): a benchmark row.
+
+    ``name`` is the method's registry name, ``column`` the index in the vector; the rest is the
+    row's metadata (label, direction, range, paper).
+    """
+
+    name: str
+    column: int
+    label: str
+    higher_better: bool = True
+    score_range: tuple[float, float] | None = None
+    paper: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Extractor:
-    """A registered feature extractor."""
+    """A registered feature extractor and its metadata (declared once, beside its code).
+
+    ``svr_kernel`` (``"rbf"``/``"linear"``) makes the benchmark register a features + SVR method
+    of the same name (:mod:`benchmark.methods.classical`, row label ``label``); ``scores`` are
+    training-free NR scores read off the vector, each registered as a method too.  Bump
+    ``version`` whenever the output changes: the feature cache and saved predictions are keyed by it.
+    """
 
     name: str
     func: Callable[..., np.ndarray]
@@ -51,6 +82,10 @@ class Extractor:
     params: Mapping[str, Any] = field(default_factory=dict)
     paper: str = ""
     reference: str = ""
+    label: str = ""
+    svr_kernel: str | None = None
+    scores: tuple[Score, ...] = ()
+    description: str = ""
 
     def __call__(self, image: np.ndarray, source: object = None) -> np.ndarray:
         """Features of one image; :class:`ImageError` naming ``source`` for an image it cannot take."""
@@ -69,44 +104,68 @@ class Extractor:
     def with_params(self, **params: Any) -> "Extractor":
         merged = dict(self.params)
         merged.update(params)
-        return Extractor(self.name, self.func, self.version, merged, self.paper, self.reference)
+        return dataclasses.replace(self, params=merged)
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
 
 
-_EXTRACTORS: dict[str, Extractor] = {}
-_BUILTIN_MODULES = ("brisque", "bliinds2", "diivine", "cues")
+def _check_extractor(ext: Extractor) -> None:
+    if not callable(ext.func):
+        raise ValueError(f"extractor {ext.name!r}: func must be callable, got {ext.func!r}")
+    if not isinstance(ext.version, str) or not ext.version:
+        raise ValueError(f"extractor {ext.name!r}: version must be a non-empty string, got {ext.version!r}")
+    if ext.svr_kernel not in (None, "rbf", "linear"):
+        raise ValueError(f"extractor {ext.name!r}: svr_kernel must be None, 'rbf' or 'linear', got {ext.svr_kernel!r}")
 
 
-def register_extractor(name: str, func: Callable[..., np.ndarray], version: str,
-                       params: Mapping[str, Any] | None = None, paper: str = "",
-                       reference: str = "") -> Extractor:
-    ext = Extractor(name, func, version, dict(params or {}), paper, reference)
-    _EXTRACTORS[name] = ext
-    return ext
+#: every extractor: the public modules of ``features`` and the ``iqabench.extractors`` entry points
+EXTRACTORS: Registry[Extractor] = Registry("extractor", group="iqabench.extractors", packages=("features",),
+                                           entry_type=Extractor, check=_check_extractor)
+registration_helpers(__name__)
 
 
-def _load_builtins() -> None:
-    import importlib
+@overload
+def register_extractor(name: str, func: Callable[..., np.ndarray], version: str, params: Mapping[str, Any] | None = ...,
+                       paper: str = ..., reference: str = ..., **meta: Any) -> Extractor: ...
 
-    for mod in _BUILTIN_MODULES:
-        try:
-            importlib.import_module(f"features.{mod}")
-        except ModuleNotFoundError as exc:  # a module not written yet, not a missing dependency
-            if exc.name != f"features.{mod}":
-                raise
+
+@overload
+def register_extractor(name: str, func: None = ..., version: str = ..., params: Mapping[str, Any] | None = ...,
+                       paper: str = ..., reference: str = ...,
+                       **meta: Any) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]: ...
+
+
+def register_extractor(name: str, func: Callable[..., np.ndarray] | None = None, version: str = "1",
+                       params: Mapping[str, Any] | None = None, paper: str = "", reference: str = "",
+                       **meta: Any) -> Any:
+    """Register ``func(image, **params) -> 1-D array`` as extractor ``name`` with its metadata
+    (``label``, ``svr_kernel``, ``scores``, ``description``: see :class:`Extractor`).
+
+    Without ``func`` it is a decorator: ``@register_extractor("mine", version="1")``.  A name
+    registered twice from two places raises :class:`~features.registry.DuplicateNameError`.
+    """
+    def add(f: Callable[..., np.ndarray]) -> Extractor:
+        return EXTRACTORS.register(name, Extractor(name, f, version, dict(params or {}), paper, reference,
+                                                   **meta))
+
+    if func is None:
+        def decorate(f: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+            add(f)
+            return f
+        return decorate
+    return add(func)
 
 
 def get_extractor(name: str) -> Extractor:
-    if name not in _EXTRACTORS:
-        _load_builtins()
-    try:
-        return _EXTRACTORS[name]
-    except KeyError:
-        raise KeyError(f"unknown extractor {name!r}; known: {sorted(_EXTRACTORS)}") from None
+    """The registered extractor ``name`` (``KeyError`` listing the known ones)."""
+    return EXTRACTORS.get(name)
 
 
 def list_extractors() -> list[str]:
-    _load_builtins()
-    return sorted(_EXTRACTORS)
+    """Names of every registered extractor (built-ins and plugins), sorted."""
+    return sorted(e.name for e in EXTRACTORS.values())
 
 
 @dataclass

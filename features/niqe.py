@@ -51,7 +51,7 @@ from scipy.special import gamma as _gamma
 
 from ._ggd import aggd_ratio
 from .brisque import gaussian_window, local_mean_std, to_gray_uint8
-from .extraction import register_extractor
+from .extraction import Score, register_extractor
 from .imageio import ImageError, check_not_constant, load_image
 from .imresize import imresize
 
@@ -277,4 +277,10 @@ register_extractor(
     paper="Mittal, Soundararajan & Bovik, Making a 'completely blind' image quality analyzer, "
           "IEEE Signal Processing Letters 20(3):209-212, 2013",
     reference="niqe_release.zip (computequality.m, modelparameters.mat), http://live.ece.utexas.edu/research/quality/",
+    label="NIQE",
+    scores=(Score("niqe", 0, "NIQE", higher_better=False, score_range=(0.0, float("inf")),
+                  paper="Mittal, Soundararajan & Bovik, Making a 'completely blind' image quality analyzer, "
+                        "IEEE SPL 20(3), 2013",
+                  description="training-free (opinion-unaware): distance of the image's 96x96-block NSS "
+                              "features to the release's pristine multivariate Gaussian"),),
 )

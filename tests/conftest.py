@@ -75,3 +75,13 @@ def calibration_pairs():
     root = shared_path("data", "calibration")
     official = pd.read_csv(root / "results_official.csv", index_col=0)
     return root, official
+
+
+@pytest.fixture
+def use_entries():
+    """``use_entries(registry, *entries, only=False)``: these registry entries for this test only
+    (``only=True``: nothing else); the registry is restored afterwards (``Registry.temporarily``)."""
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        yield lambda registry, *entries, only=False: stack.enter_context(registry.temporarily(*entries, only=only))

@@ -97,7 +97,7 @@ def test_registry_metadata():
     assert get_dataset_info("KADID-10k").name == "kadid10k" and get_dataset_info("LIVEC").name == "clive"
 
 
-def test_cli_list_score_names_and_columns(monkeypatch, capsys):
+def test_cli_list_score_names_and_columns(use_entries, capsys):
     from benchmark.cli import main, score_label
     from benchmark.datasets import DatasetInfo, base
 
@@ -110,7 +110,7 @@ def test_cli_list_score_names_and_columns(monkeypatch, capsys):
     assert score_label(get_dataset_info("synth")) == "DMOS (lower is better)"        # "DMOS-like" is no name
     long = DatasetInfo(name="longtitle", loader=lambda root: None, title="A" * 60, kind="authentic",
                        has_reference=False, notes="opinion scores of a made-up database")
-    monkeypatch.setitem(base._DATASETS, "longtitle", long)
+    use_entries(base.DATASETS, long)
     assert score_label(long) == "MOS (higher is better)"                             # nothing usable: default
     assert main(["list"]) == 0
     lines = [ln for ln in capsys.readouterr().out.split("Methods:")[0].splitlines()[1:] if ln.strip()]

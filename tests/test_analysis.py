@@ -237,7 +237,7 @@ def test_lodo_best_row():
 
 
 # ----------------------------------------------------------------------------------- in a run
-def test_run_writes_the_analyses(tmp_path, monkeypatch):
+def test_run_writes_the_analyses(tmp_path, use_entries):
     from test_runner import Brightness, make_tiny
 
     from benchmark.datasets import base as dsbase
@@ -250,17 +250,14 @@ def test_run_writes_the_analyses(tmp_path, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
     rec = make_tiny(data, n_content=8, corrupt=False)
-    dsbase._load_builtins()
-    monkeypatch.setitem(dsbase._DATASETS, "tiny", DatasetInfo(
+    use_entries(dsbase.DATASETS, DatasetInfo(
         name="tiny", loader=lambda root, **kw: rec, title="tiny", kind="synthetic", builtin=True, higher_better=False))
-    mbase._load_families()
-    monkeypatch.setattr(mbase, "_METHODS", {
-        "bright": MethodInfo("bright", lambda ctx: Brightness(), "NR", "NR hand-crafted", "classical",
-                             trainable=True, label="Brightness"),
-        "cues_svr": MethodInfo("cues_svr", lambda ctx: FeatureSVR(ImageFeatures("brisque", cache_dir=ctx.cache_dir),
-                                                                  quick=True),
-                               "NR", "NR hand-crafted", "classical", trainable=True, label="BrisqueSVR"),
-    })
+    use_entries(mbase.METHODS,
+                MethodInfo("bright", lambda ctx: Brightness(), "NR", "NR hand-crafted", "classical",
+                           trainable=True, label="Brightness"),
+                MethodInfo("cues_svr", lambda ctx: FeatureSVR(ImageFeatures("brisque", cache_dir=ctx.cache_dir),
+                                                              quick=True),
+                           "NR", "NR hand-crafted", "classical", trainable=True, label="BrisqueSVR"), only=True)
     out = tmp_path / "out"
     run(RunConfig(suite="classical", datasets=["tiny"], out=str(out), n_repeats=3, progress=False,
                   cache_dir=str(tmp_path / "cache")))

@@ -38,8 +38,12 @@ def test_a_run_without_gpu_skips_them_and_says_how_to_include_them(tmp_path, mon
     from benchmark.methods import base
 
     slow_psnr = dataclasses.replace(get_method_info("psnr"), cpu_default=False)
-    monkeypatch.setitem(base._METHODS, "psnr", slow_psnr)
     monkeypatch.setattr(runner, "list_methods", lambda suite: [slow_psnr, get_method_info("ssim")])
+    with base.METHODS.temporarily(slow_psnr):
+        _run_without_gpu(tmp_path, run)
+
+
+def _run_without_gpu(tmp_path, run):
     res = run(RunConfig(suite="fr", datasets=["synth"], methods=None, device="cpu", out=str(tmp_path / "a"),
                         n_repeats=1, plots=False, progress=False, cache_dir=None,
                         dataset_options={"synth": {"n_contents": 3, "distortions": ["jpeg"], "size": 64}}))

@@ -93,11 +93,9 @@ def make_set(root, name, *, n_content=5, levels=4, higher_better=False, scale=1.
 
 
 @pytest.fixture
-def registry(monkeypatch):
+def registry(use_entries):
     """Register datasets (``add(name, records, kind)``) and stand-in methods for one test."""
-    dsbase._load_builtins()
-    mbase._load_families()
-    real = dict(mbase._METHODS)
+    real = {m.name: m for m in mbase.METHODS.values()}
     methods = {
         "rec": MethodInfo("rec", lambda ctx: Recorder(), "NR", "NR hand-crafted", "classical", trainable=True,
                           label="Recorder"),
@@ -108,22 +106,22 @@ def registry(monkeypatch):
         "net": MethodInfo("net", lambda ctx: Recorder(), "NR", "NR deep", "deep", trainable=True,
                           trains_network=True, label="TinyNet"),
     }
-    monkeypatch.setattr(mbase, "_METHODS", dict(methods))
+    use_entries(mbase.METHODS, *methods.values(), only=True)
     SEEN.clear()
 
     def add(name, records, kind="synthetic"):
-        monkeypatch.setitem(dsbase._DATASETS, name, DatasetInfo(
+        use_entries(dsbase.DATASETS, DatasetInfo(
             name=name, loader=lambda root, **kw: records, title=name, kind=kind, builtin=True,
             higher_better=bool(records["higher_better"].iloc[0])))
         return records
 
     def use_real(*names):
         """Put these methods of the real registry beside the stand-ins."""
-        for n in names:
-            monkeypatch.setitem(mbase._METHODS, n, real[n])
+        use_entries(mbase.METHODS, *(real[n] for n in names))
         return [real[n] for n in names]
 
     add.use_real = use_real
+    add.use = use_entries
     return add
 
 
@@ -227,7 +225,8 @@ def test_feature_svr_on_cnn_features_uses_every_split_like_brisque(tmp_path, reg
     _, svr, kang = registry.use_real("brisque", "mobilenet_v2_svr", "kang_cnn")
     assert svr.suite == "deep" and svr.trainable and not svr.trains_network
     # a tiny stand-in for the CNN features (tests never load weights); registry metadata kept
-    monkeypatch.setitem(mbase._METHODS, "mobilenet_v2_svr", dataclasses.replace(svr, factory=lambda ctx: Recorder(), backbone=None))
+    registry.use(mbase.METHODS, dataclasses.replace(svr, factory=lambda ctx: Recorder(),
+                                                     backbone=None))
     cfg = RunConfig(suite="all", datasets=["synth"], methods=["brisque", "mobilenet_v2_svr", "kang_cnn"],
                     out=str(tmp_path / "o"), quick=True, n_repeats=2, device="cpu", progress=False, plots=False,
                     dataset_options={"synth": {"n_contents": 3, "distortions": ["jpeg", "white_noise"]}})

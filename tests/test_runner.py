@@ -93,21 +93,18 @@ def make_tiny(root, n_content=6, levels=4, corrupt=True):
 
 
 @pytest.fixture
-def tiny(tmp_path, monkeypatch):
+def tiny(tmp_path, use_entries):
     data = tmp_path / "data"
     data.mkdir()
     rec = make_tiny(data)
-    dsbase._load_builtins()
-    monkeypatch.setitem(dsbase._DATASETS, "tiny", DatasetInfo(
+    use_entries(dsbase.DATASETS, DatasetInfo(
         name="tiny", loader=lambda root, **kw: rec, title="tiny", kind="synthetic", builtin=True,
         higher_better=False))
-    mbase._load_families()
-    monkeypatch.setattr(mbase, "_METHODS", {
-        "mad": MethodInfo("mad", lambda ctx: MAD(), "FR", "FR", "fr", higher_better=False, label="MAD"),
-        "bright": MethodInfo("bright", lambda ctx: Brightness(), "NR", "NR hand-crafted", "classical",
-                             trainable=True, label="Brightness"),
-        "broken": MethodInfo("broken", lambda ctx: Broken(), "NR", "NR deep", "deep", trainable=True),
-    })
+    use_entries(mbase.METHODS,
+                MethodInfo("mad", lambda ctx: MAD(), "FR", "FR", "fr", higher_better=False, label="MAD"),
+                MethodInfo("bright", lambda ctx: Brightness(), "NR", "NR hand-crafted", "classical",
+                           trainable=True, label="Brightness"),
+                MethodInfo("broken", lambda ctx: Broken(), "NR", "NR deep", "deep", trainable=True), only=True)
     CALLS.update(mad=0, fit=0)
     return tmp_path
 
@@ -143,11 +140,11 @@ def test_run_writes_tables_and_resumes(tiny):
     pd.testing.assert_frame_equal(res.metrics, res2.metrics)
 
 
-def test_tables_regenerate_from_predictions(tiny, monkeypatch):
+def test_tables_regenerate_from_predictions(tiny, use_entries):
     from benchmark.cli import main
 
     # registered after "bright" but first alphabetically: the regenerated table keeps the run's row order
-    monkeypatch.setitem(mbase._METHODS, "a_bright", MethodInfo(
+    use_entries(mbase.METHODS, MethodInfo(
         "a_bright", lambda ctx: Brightness(), "NR", "NR hand-crafted", "classical", trainable=True, label="ABright"))
     out = tiny / "out"
     run(RunConfig(suite="all", datasets=["tiny"], out=str(out), n_repeats=2, progress=False, plots=False))

@@ -88,7 +88,7 @@ def test_patch_pool_matches_deepiqa_predict(tmp_path):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
-def test_generic_and_kernel_sweeps_on_a_tiny_set(tmp_path, monkeypatch):
+def test_generic_and_kernel_sweeps_on_a_tiny_set(tmp_path, use_entries):
     from test_runner import make_tiny
 
     from benchmark.analysis.sweep import run_sweep
@@ -96,8 +96,7 @@ def test_generic_and_kernel_sweeps_on_a_tiny_set(tmp_path, monkeypatch):
     from benchmark.datasets.base import DatasetInfo
 
     rec = make_tiny(tmp_path, n_content=6, corrupt=False)
-    dsbase._load_builtins()
-    monkeypatch.setitem(dsbase._DATASETS, "tiny", DatasetInfo(
+    use_entries(dsbase.DATASETS, DatasetInfo(
         name="tiny", loader=lambda root, **kw: rec, title="tiny", kind="synthetic", builtin=True, higher_better=False))
     cfg = SweepConfig(method="brisque", param="kernel", values=["rbf", "linear"], dataset="tiny", repeats=2,
                       quick=True, out=str(tmp_path / "o"), cache_dir=str(tmp_path / "c"), progress=False)

@@ -40,7 +40,7 @@ class Brightness:
 
 
 @pytest.fixture
-def tiny(tmp_path, monkeypatch):
+def tiny(tmp_path, use_entries):
     rng = np.random.default_rng(0)
     rows = []
     for c in range(5):
@@ -50,12 +50,10 @@ def tiny(tmp_path, monkeypatch):
             Image.fromarray(np.clip(base + 15 * lev, 0, 255).astype(np.uint8)).save(p)
             rows.append({"image": str(p), "score": float(lev), "content": f"c{c}"})
     rec = make_records(rows, "tiny")
-    dsbase._load_builtins()
-    monkeypatch.setitem(dsbase._DATASETS, "tiny", DatasetInfo(
+    use_entries(dsbase.DATASETS, DatasetInfo(
         name="tiny", loader=lambda root, **kw: rec, title="tiny", kind="synthetic", builtin=True))
-    mbase._load_families()
-    monkeypatch.setattr(mbase, "_METHODS", {"bright": MethodInfo(
-        "bright", lambda ctx: Brightness(), "NR", "NR hand-crafted", "classical", trainable=True)})
+    use_entries(mbase.METHODS, MethodInfo(
+        "bright", lambda ctx: Brightness(), "NR", "NR hand-crafted", "classical", trainable=True), only=True)
     FITS["n"] = 0
     return tmp_path
 
@@ -64,7 +62,7 @@ def _run(out):
     run(RunConfig(suite="classical", datasets=["tiny"], out=str(out), n_repeats=2, progress=False, plots=False))
 
 
-def test_a_version_bump_recomputes_saved_predictions(tiny, monkeypatch):
+def test_a_version_bump_recomputes_saved_predictions(tiny, monkeypatch, use_entries):
     out = tiny / "out"
     _run(out)
     assert FITS["n"] == 2
@@ -75,17 +73,17 @@ def test_a_version_bump_recomputes_saved_predictions(tiny, monkeypatch):
     _run(out)
     assert FITS["n"] == 4, "a new TRAINING_VERSION must not reuse the old predictions"
     # the method's own version
-    monkeypatch.setitem(mbase._METHODS, "bright", MethodInfo(
+    use_entries(mbase.METHODS, MethodInfo(
         "bright", lambda ctx: Brightness(), "NR", "NR hand-crafted", "classical", trainable=True, version="2"))
     _run(out)
     assert FITS["n"] == 6
     # a parameter of the built estimator; a run-time knob (n_jobs) is not part of the key
-    monkeypatch.setitem(mbase._METHODS, "bright", MethodInfo(
+    use_entries(mbase.METHODS, MethodInfo(
         "bright", lambda ctx: Brightness(degree=2, n_jobs=4), "NR", "NR hand-crafted", "classical",
         trainable=True, version="2"))
     _run(out)
     assert FITS["n"] == 8
-    monkeypatch.setitem(mbase._METHODS, "bright", MethodInfo(
+    use_entries(mbase.METHODS, MethodInfo(
         "bright", lambda ctx: Brightness(degree=2, n_jobs=1), "NR", "NR hand-crafted", "classical",
         trainable=True, version="2"))
     _run(out)
@@ -100,7 +98,7 @@ def _fp(tmp_path, name: str, quick: bool = True) -> str:
     return r._fp(info, test, test, 0, method)
 
 
-def test_fingerprints_of_registered_methods_hold_their_versions(tmp_path, monkeypatch):
+def test_fingerprints_of_registered_methods_hold_their_versions(tmp_path, monkeypatch, use_entries):
     import dataclasses
 
     import features.cornia
@@ -114,7 +112,7 @@ def test_fingerprints_of_registered_methods_hold_their_versions(tmp_path, monkey
     assert _fp(tmp_path, "cornia") != before["cornia"]                   # extractor VERSION
     for name in ("brisque", "cues"):
         ext = get_extractor(name)
-        monkeypatch.setitem(extraction._EXTRACTORS, name, dataclasses.replace(ext, version=ext.version + "-next"))
+        use_entries(extraction.EXTRACTORS, dataclasses.replace(ext, version=ext.version + "-next"))
     assert _fp(tmp_path, "brisque") != before["brisque"]                 # registered extractor's version
     assert _fp(tmp_path, "s3") != before["s3"]                           # a training-free cue
     grid = regression.svr_grid
@@ -122,7 +120,7 @@ def test_fingerprints_of_registered_methods_hold_their_versions(tmp_path, monkey
                                                                                   "svr__C": [0.5]})
     assert _fp(tmp_path, "brisque") != before["brisque"]                 # the SVR grid
     info = get_method_info("psnr")
-    monkeypatch.setitem(mbase._METHODS, "psnr", dataclasses.replace(info, version=info.version + "-next"))
+    use_entries(mbase.METHODS, dataclasses.replace(info, version=info.version + "-next"))
     assert _fp(tmp_path, "psnr") != before["psnr"]                       # MethodInfo.version
 
 

@@ -24,12 +24,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar, overload
 
 import numpy as np
 import pandas as pd
 
+from features.registry import Registry, registration_helpers
+
+_L = TypeVar("_L", bound=Callable[..., pd.DataFrame])
+
 __all__ = [
+    "DATASETS",
     "RECORD_COLUMNS",
     "DatasetError",
     "DatasetWarning",
@@ -95,38 +100,57 @@ class DatasetInfo:
         return None
 
 
-_DATASETS: dict[str, DatasetInfo] = {}
+def _check(info: DatasetInfo) -> None:
+    if not callable(info.loader):
+        raise ValueError(f"dataset {info.name!r}: loader must be callable, got {info.loader!r}")
+    if info.kind not in ("synthetic", "authentic"):
+        raise ValueError(f"dataset {info.name!r}: kind must be 'synthetic' or 'authentic', got {info.kind!r}")
 
 
-def register_dataset(info: DatasetInfo) -> DatasetInfo:
-    _DATASETS[info.name] = info
-    return info
+#: every dataset: the modules of ``benchmark.datasets`` and ``benchmark.datasets.adapters`` (each
+#: registers its own) and the ``iqabench.datasets`` entry points; names and aliases are case-insensitive
+DATASETS: Registry[DatasetInfo] = Registry("dataset", group="iqabench.datasets",
+                                           packages=("benchmark.datasets", "benchmark.datasets.adapters"),
+                                           entry_type=DatasetInfo, normalize=str.lower, check=_check)
+registration_helpers(__name__)
 
 
-def _load_builtins() -> None:
-    """Import the modules that register the built-in datasets."""
-    import importlib
+@overload
+def register_dataset(info: DatasetInfo, /) -> DatasetInfo: ...
 
-    for mod in ("adapters", "synth"):
-        try:
-            importlib.import_module(f"benchmark.datasets.{mod}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"benchmark.datasets.{mod}":
-                raise
+
+@overload
+def register_dataset(name: str, /, **meta: Any) -> Callable[[_L], _L]: ...
+
+
+def register_dataset(info: DatasetInfo | str, /, **meta: Any) -> Any:
+    """Register a dataset: ``register_dataset(DatasetInfo(...))``, or as a decorator on its loader
+    ``loader(root: Path, **options) -> records``: ``@register_dataset("mydb", title=..., kind=...,
+    has_reference=..., higher_better=..., dirname=...)`` (the other :class:`DatasetInfo` fields).
+    A name or alias registered twice from two places raises
+    :class:`~features.registry.DuplicateNameError` naming both."""
+    if isinstance(info, DatasetInfo):
+        if meta:
+            raise TypeError("register_dataset(DatasetInfo(...)) takes no other arguments")
+        return DATASETS.register(info.name, info, aliases=info.aliases)
+    name = info
+
+    def decorate(loader: _L) -> _L:
+        d = DatasetInfo(name=name, loader=loader, **meta)
+        DATASETS.register(d.name, d, aliases=d.aliases)
+        return loader
+
+    return decorate
 
 
 def get_dataset_info(name: str) -> DatasetInfo:
-    _load_builtins()
-    key = name.lower()
-    for info in _DATASETS.values():
-        if key == info.name or key in (a.lower() for a in info.aliases):
-            return info
-    raise KeyError(f"unknown dataset {name!r}; known: {sorted(_DATASETS)}")
+    """The registered dataset ``name`` or alias, any case (``KeyError`` listing the known ones)."""
+    return DATASETS.get(name)
 
 
 def list_datasets() -> list[DatasetInfo]:
-    _load_builtins()
-    return list(_DATASETS.values())
+    """Every registered dataset (built-ins, then plugins)."""
+    return DATASETS.values()
 
 
 def load_dataset(name: str, root: str | os.PathLike | None = None, *, data_root: str | os.PathLike | None = None,

@@ -1,22 +1,21 @@
-"""Classical NR methods (suite ``"classical"``, group ``"NR hand-crafted"``).
+"""Classical NR methods (suite ``"classical"``, group ``"NR hand-crafted"``), built from the
+extractors' own metadata.
 
-Trained (features + SVR, :class:`~benchmark.methods.regression.FeatureSVR`, CV on the
-training split only):
+Every registered extractor (:data:`features.extraction.EXTRACTORS`, built-ins and plugins)
+becomes benchmark rows as its registration declares (:class:`features.extraction.Extractor`):
 
-==========  ============================  ===================================================
-name        label                         features
-==========  ============================  ===================================================
-brisque     BRISQUE                       :mod:`features.brisque` (36-D), RBF SVR
-bliinds2    BLIINDS-II                    :mod:`features.bliinds2`, RBF SVR
-diivine     DIIVINE                       :mod:`features.diivine`, RBF SVR
-cues        Cues (S3+FISH+tone+colour)    :mod:`features.cues` (5-D), RBF SVR
-cornia      CORNIA                        :class:`features.cornia.CorniaFeatures`, linear SVR
-==========  ============================  ===================================================
+* ``svr_kernel="rbf"``: a trained features + SVR method of the extractor's name
+  (:class:`~benchmark.methods.regression.FeatureSVR`, CV on the training split only): ``brisque``
+  (BRISQUE, 36-D), ``bliinds2`` (BLIINDS-II), ``diivine`` (DIIVINE), ``cues`` (5-D);
+* each of its ``scores``: a training-free method reading one column of the vector: ``s3`` (S3
+  index), ``fish`` (FISH), ``colourfulness`` (Hasler & Süsstrunk M3), higher = sharper / more
+  colourful; ``niqe`` (NIQE, :mod:`features.niqe`, the release's pristine model, lower is better).
 
-Training-free (``fit`` does nothing; one cue is the score, higher = sharper / more colourful):
-``s3`` (S3 index), ``fish`` (FISH), ``colourfulness`` (Hasler & Süsstrunk M3).
-``niqe`` (NIQE, :mod:`features.niqe`; the release's pristine model, lower is better).
+So a new hand-crafted method is one new module of ``features/`` (its extractor, registered with
+its metadata) and its test: nothing here changes.
 
+``cornia`` (CORNIA, :class:`features.cornia.CorniaFeatures`, linear SVR) is registered below:
+its codebook is learned per training split, so it is a fitted transformer, not an extractor.
 CORNIA codebook size (a documented choice): the paper's ``K = 10000`` in the full preset
 (``CORNIA_CODEBOOK["full"]``), ``K = 1000`` in the quick preset.  Measured on one CPU core
 of the (shared, busy) development machine with ``bench/bench_features.py``: encoding one
@@ -29,50 +28,119 @@ encoding and 2000-D instead of 20000-D features (cache entries of 16 KB, not 160
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from .base import MethodInfo, RunContext, register_method
+from features.cornia import METADATA as CORNIA
+from features.extraction import EXTRACTORS, Extractor, Score
+from features.registry import Origin
+
+from .base import METHODS, MethodInfo, RunContext, register_method
 from .regression import FeatureSVR
 
-__all__ = ["CueScore", "NiqeScore", "CORNIA_CODEBOOK", "TRAINED", "CUE_METHODS"]
+__all__ = ["ExtractorScore", "CORNIA_CODEBOOK", "CORNIA_CODEBOOK_PATCHES", "svr_method_info",
+           "score_method_info"]
 
 CORNIA_CODEBOOK = {"full": 10000, "quick": 1000}
 CORNIA_CODEBOOK_PATCHES = {"full": 100_000, "quick": 20_000}
 
-# name -> (extractor, label, paper, reference)
-TRAINED: dict[str, tuple[str, str, str, str]] = {
-    "brisque": ("brisque", "BRISQUE",
-                "Mittal, Moorthy & Bovik, No-reference image quality assessment in the spatial domain, "
-                "IEEE TIP 21(12), 2012",
-                "LIVE BRISQUE release (brisque_feature.m); SVR retrained per split"),
-    "bliinds2": ("bliinds2", "BLIINDS-II",
-                 "Saad, Bovik & Charrier, Blind image quality assessment: a natural scene statistics approach "
-                 "in the DCT domain, IEEE TIP 21(8), 2012",
-                 "LIVE BLIINDS-II release; SVR retrained per split"),
-    "diivine": ("diivine", "DIIVINE",
-                "Moorthy & Bovik, Blind image quality assessment: from natural scene statistics to perceptual "
-                "quality, IEEE TIP 20(12), 2011",
-                "LIVE DIIVINE release; SVR retrained per split"),
-    "cues": ("cues", "Cues (S3+FISH+tone+colour)",
-             "Yang, Peltoketo & Kämäräinen, CNN-based cross-dataset no-reference image quality assessment, "
-             "ICCVW 2019, Sec. 3.4 (quality attributes)",
-             "s3_map.m (Vu et al. 2012), fish.m (Vu & Chandler 2012), Hasler & Süsstrunk 2003"),
-}
 
-
-def _feature_svr(extractor: str) -> Callable[[RunContext], FeatureSVR]:
+def _feature_svr(extractor: str, kernel: str) -> Callable[[RunContext], FeatureSVR]:
     def factory(ctx: RunContext) -> FeatureSVR:
         from features.extraction import ImageFeatures
 
         feats = ImageFeatures(extractor, cache_dir=ctx.cache_dir, n_jobs=ctx.n_jobs, scheduler=ctx.scheduler,
                               progress=ctx.progress)
-        return FeatureSVR(features=feats, quick=ctx.quick)
+        return FeatureSVR(features=feats, kernel=kernel, quick=ctx.quick)
+
+    factory.__name__ = f"build_{extractor}_svr"
     return factory
 
 
+class ExtractorScore:
+    """A training-free NR score: column ``column`` of extractor ``extractor``'s vector, per image
+    (cached and parallel as every extraction; NaN plus ``failures_`` for an image that fails)."""
+
+    def __init__(self, extractor: str, column: int = 0, cache_dir: Any = True, n_jobs: int = 1,
+                 scheduler: Any = None, progress: bool = False):
+        self.extractor = extractor
+        self.column = column
+        self.cache_dir = cache_dir
+        self.n_jobs = n_jobs
+        self.scheduler = scheduler
+        self.progress = progress
+
+    def fit(self, records: pd.DataFrame) -> "ExtractorScore":
+        """Nothing to learn."""
+        return self
+
+    def predict(self, records: pd.DataFrame) -> np.ndarray:
+        from features.extraction import extract_features, get_extractor, paths_of
+
+        # the whole vector is extracted (and cached once for every score and the SVR method)
+        res = extract_features(paths_of(records), get_extractor(self.extractor), cache=self.cache_dir,
+                               n_jobs=self.n_jobs, scheduler=self.scheduler, progress=self.progress,
+                               desc=self.extractor)
+        self.failures_ = dict(res.failures)
+        if res.X.shape[1] == 0:
+            return np.full(len(res.X), np.nan)
+        return res.X[:, self.column]
+
+
+def _score(extractor: str, column: int) -> Callable[[RunContext], ExtractorScore]:
+    def factory(ctx: RunContext) -> ExtractorScore:
+        return ExtractorScore(extractor, column, cache_dir=ctx.cache_dir, n_jobs=ctx.n_jobs, scheduler=ctx.scheduler,
+                              progress=ctx.progress)
+
+    factory.__name__ = f"build_{extractor}_{column}"
+    return factory
+
+
+def svr_method_info(ext: Extractor) -> MethodInfo:
+    """The features + SVR row of an extractor registered with ``svr_kernel``."""
+    return MethodInfo(
+        ext.name, _feature_svr(ext.name, ext.svr_kernel or "rbf"), kind="NR", group="NR hand-crafted",
+        suite="classical", higher_better=True, trainable=True, label=ext.display, paper=ext.paper,
+        reference=f"{ext.reference}; SVR retrained per split" if ext.reference else "SVR retrained per split",
+        description=f"{ext.display} features{f' ({ext.description})' if ext.description else ''} -> "
+                    f"StandardScaler -> {ext.svr_kernel or 'rbf'} SVR (CV on training contents)")
+
+
+def score_method_info(ext: Extractor, score: Score) -> MethodInfo:
+    """The training-free row of one of an extractor's ``scores``."""
+    return MethodInfo(
+        score.name, _score(ext.name, score.column), kind="NR", group="NR hand-crafted", suite="classical",
+        higher_better=score.higher_better, trainable=False, label=score.label, paper=score.paper or ext.paper,
+        reference=ext.reference or f"features extractor {ext.name!r}", score_range=score.score_range,
+        description=score.description or f"training-free: the {score.label} value of the {ext.name} extractor")
+
+
+def register_extractor_methods() -> None:
+    """Methods for every extractor's declared rows that are not registered yet (built-ins and
+    plugins); runs before every method lookup (``METHODS.add_source``)."""
+    have = set(METHODS.names())
+    todo = [(e, None) for e in EXTRACTORS.values() if e.svr_kernel] + \
+           [(e, s) for e in EXTRACTORS.values() for s in e.scores]
+    for ext, score in todo:
+        name = ext.name if score is None else score.name
+        if name in have:
+            continue
+        where = EXTRACTORS.where(ext.name)
+        what = "features + SVR" if score is None else "training-free score"
+        info = svr_method_info(ext) if score is None else score_method_info(ext, score)
+        METHODS.register(name, info, origin=Origin(f"{where.text} ({what} of extractor {ext.name!r})", where.module))
+        have.add(name)
+
+
+METHODS.add_source(register_extractor_methods)
+
+
+@register_method(CORNIA["name"], label=CORNIA["label"], kind="NR", group="NR hand-crafted", suite="classical",
+                 higher_better=True, trainable=True, paper=CORNIA["paper"], reference=CORNIA["reference"],
+                 description=f"CORNIA codebook features (K = {CORNIA_CODEBOOK['full']}, quick "
+                             f"{CORNIA_CODEBOOK['quick']}) -> StandardScaler -> linear SVR")
 def _cornia(ctx: RunContext) -> FeatureSVR:
     from features.cornia import CorniaFeatures
 
@@ -82,106 +150,3 @@ def _cornia(ctx: RunContext) -> FeatureSVR:
                            cache_dir=ctx.cache_dir, n_jobs=ctx.n_jobs, scheduler=ctx.scheduler,
                            progress=ctx.progress)
     return FeatureSVR(features=feats, kernel="linear", quick=ctx.quick)
-
-
-class CueScore:
-    """A training-free NR score: one cue of :mod:`features.cues` per image (cached, parallel)."""
-
-    def __init__(self, cue: str, cache_dir=True, n_jobs: int = 1, scheduler=None, progress: bool = False):
-        self.cue = cue
-        self.cache_dir = cache_dir
-        self.n_jobs = n_jobs
-        self.scheduler = scheduler
-        self.progress = progress
-
-    def fit(self, records: pd.DataFrame) -> "CueScore":
-        return self
-
-    def version_info(self) -> dict[str, str]:
-        """The cue extractor's version (part of the predictions' key, :mod:`benchmark.versioning`)."""
-        from features.extraction import get_extractor
-
-        return {"extractor": f"cues:{get_extractor('cues').version}"}
-
-    def predict(self, records: pd.DataFrame) -> np.ndarray:
-        from features.cues import FEATURE_NAMES
-        from features.extraction import extract_features, get_extractor, paths_of
-
-        # the whole cue vector is extracted (and cached once for every cue method and "cues")
-        res = extract_features(paths_of(records), get_extractor("cues"), cache=self.cache_dir, n_jobs=self.n_jobs,
-                               scheduler=self.scheduler, progress=self.progress, desc=self.cue)
-        self.failures_ = dict(res.failures)
-        if res.X.shape[1] == 0:
-            return np.full(len(res.X), np.nan)
-        return res.X[:, FEATURE_NAMES.index(self.cue)]
-
-
-CUE_METHODS: dict[str, tuple[str, str]] = {
-    "s3": ("S3", "Vu, Phan & Chandler, S3: a spectral and spatial measure of local perceived sharpness in "
-                 "natural images, IEEE TIP 21(3), 2012 (index: mean of the top 1 % of the S3 map)"),
-    "fish": ("FISH", "Vu & Chandler, A fast wavelet-based algorithm for global and local image sharpness "
-                     "estimation, IEEE SPL 19(7), 2012"),
-    "colourfulness": ("Colourfulness", "Hasler & Süsstrunk, Measuring colorfulness in natural images, "
-                                       "SPIE HVEI VIII 5007, 2003 (M3)"),
-}
-
-
-def _cue(name: str) -> Callable[[RunContext], CueScore]:
-    def factory(ctx: RunContext) -> CueScore:
-        return CueScore(name, cache_dir=ctx.cache_dir, n_jobs=ctx.n_jobs, scheduler=ctx.scheduler,
-                        progress=ctx.progress)
-    return factory
-
-
-for _name, (_ext, _label, _paper, _ref) in TRAINED.items():
-    register_method(MethodInfo(_name, _feature_svr(_ext), kind="NR", group="NR hand-crafted", suite="classical",
-                               higher_better=True, trainable=True, label=_label, paper=_paper, reference=_ref,
-                               description=f"{_label} features -> StandardScaler -> RBF SVR (CV on training "
-                                           f"contents)"))
-
-register_method(MethodInfo(
-    "cornia", _cornia, kind="NR", group="NR hand-crafted", suite="classical", higher_better=True, trainable=True,
-    label="CORNIA",
-    paper="Ye, Kumar, Kang & Doermann, Unsupervised feature learning framework for no-reference image quality "
-          "assessment, CVPR 2012",
-    reference="cornia_feature.m (authors' release); codebook and whitening re-learned on each training split",
-    description=f"CORNIA codebook features (K = {CORNIA_CODEBOOK['full']}, quick {CORNIA_CODEBOOK['quick']}) "
-                f"-> StandardScaler -> linear SVR"))
-
-for _name, (_label, _paper) in CUE_METHODS.items():
-    register_method(MethodInfo(_name, _cue(_name), kind="NR", group="NR hand-crafted", suite="classical",
-                               higher_better=True, trainable=False, label=_label, paper=_paper,
-                               reference="features.cues (see its docstring for the release followed)",
-                               description=f"training-free: the {_label} cue alone"))
-
-
-class NiqeScore:
-    """Training-free NIQE (:mod:`features.niqe`, the release's pristine model; lower is better), cached per image."""
-
-    def __init__(self, cache_dir=True, n_jobs: int = 1, scheduler=None, progress: bool = False):
-        self.cache_dir = cache_dir
-        self.n_jobs = n_jobs
-        self.scheduler = scheduler
-        self.progress = progress
-
-    def fit(self, records: pd.DataFrame) -> "NiqeScore":
-        return self
-
-    def predict(self, records: pd.DataFrame) -> np.ndarray:
-        import features.niqe  # noqa: F401  (registers the "niqe" extractor)
-        from features.extraction import extract_features, paths_of
-
-        res = extract_features(paths_of(records), "niqe", cache=self.cache_dir, n_jobs=self.n_jobs,
-                               scheduler=self.scheduler, progress=self.progress, desc="niqe")
-        self.failures_ = dict(res.failures)
-        return res.X[:, 0] if res.X.shape[1] else np.full(len(res.X), np.nan)
-
-
-register_method(MethodInfo(
-    "niqe", lambda ctx: NiqeScore(cache_dir=ctx.cache_dir, n_jobs=ctx.n_jobs, scheduler=ctx.scheduler,
-                                  progress=ctx.progress),
-    kind="NR", group="NR hand-crafted", suite="classical", higher_better=False, trainable=False, label="NIQE",
-    paper="Mittal, Soundararajan & Bovik, Making a 'completely blind' image quality analyzer, IEEE SPL 20(3), 2013",
-    reference="niqe_release.zip (computequality.m) with its modelparameters.mat; features.niqe",
-    description="training-free (opinion-unaware): distance of the image's 96x96-block NSS features to the "
-                "release's pristine multivariate Gaussian"))

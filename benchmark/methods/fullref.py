@@ -1,7 +1,9 @@
 """Training-free full-reference metrics as benchmark methods (suite "fr", group "FR").
 
-Each method scores a record's ``image`` against its ``ref`` with a function of
-:mod:`features.fullref` (MATLAB-faithful PSNR, SSIM, MS-SSIM, FSIMc, GMSD, VIF).
+Each method scores a record's ``image`` against its ``ref`` with a metric of
+:data:`features.fullref.FR_METRICS` (MATLAB-faithful PSNR, SSIM, MS-SSIM, FSIMc, GMSD, VIF, and
+any plugin's): every registered FR metric is a method, whose name, label, direction, range,
+paper, reference release and version are the metric's own metadata (declared once, in its module).
 ``fit`` does nothing; ``predict`` loads one pair at a time with
 :func:`features.imageio.load_image` (joblib processes when ``n_jobs > 1``).  A pair that
 cannot be scored (unreadable file, no reference, mismatched sizes, too small, or a
@@ -15,41 +17,17 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .base import MethodInfo, RunContext, register_method
+from features.fullref import FR_METRICS, FRMetric
+from features.registry import Origin
 
-__all__ = ["FullReferenceMetric", "FR_METHODS", "score_pair"]
+from .base import METHODS, MethodInfo, RunContext
 
-# name -> (label, higher_better, score_range, paper, reference release)
-FR_METHODS: dict[str, tuple[str, bool, tuple[float, float] | None, str, str]] = {
-    "psnr": ("PSNR", True, None,
-             "Peak signal-to-noise ratio, 10 log10(255^2 / MSE) over the RGB channels",
-             "scikit-image peak_signal_noise_ratio (IQA-PyTorch ResultsCalibra convention)"),
-    "ssim": ("SSIM", True, (-1.0, 1.0),
-             "Wang, Bovik, Sheikh, Simoncelli, 'Image quality assessment: from error visibility to structural "
-             "similarity', IEEE TIP 13(4), 2004, Eq. 13, 17",
-             "Wang's ssim_index.m (no automatic downsampling), on rgb2gray"),
-    "ms_ssim": ("MS-SSIM", True, (0.0, 1.0),
-                "Wang, Simoncelli, Bovik, 'Multi-scale structural similarity for image quality assessment', "
-                "Asilomar 2003, Eq. 7",
-                "Wang's msssim.m (method 'product'), on rgb2gray"),
-    "fsimc": ("FSIMc", True, (0.0, 1.0),
-              "Zhang, Zhang, Mou, Zhang, 'FSIM: a feature similarity index for image quality assessment', "
-              "IEEE TIP 20(8), 2011 (FSIMc)",
-              "Zhang's FeatureSIM.m (FSIMc output, automatic downsampling)"),
-    "gmsd": ("GMSD", False, (0.0, 1.0),
-             "Xue, Zhang, Mou, Bovik, 'Gradient magnitude similarity deviation: a highly efficient perceptual "
-             "image quality index', IEEE TIP 23(2), 2014",
-             "Xue's GMSD.m, on rgb2gray"),
-    "vif": ("VIF", True, None,
-            "Sheikh, Bovik, 'Image information and visual quality', IEEE TIP 15(2), 2006",
-            "Sheikh's vifvec.m (steerable pyramid, vector GSM), on rgb2gray"),
-}
-
+__all__ = ["FullReferenceMetric", "score_pair", "fr_method_info"]
 
 def _metric(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
-    from features import fullref
+    from features.fullref import get_metric
 
-    return fullref.METRICS[name][0]
+    return get_metric(name).func
 
 
 def _named(exc: Exception, image: str, ref: str) -> str:
@@ -88,8 +66,9 @@ class FullReferenceMetric:
     """A training-free FR metric following the method contract (``fit``/``predict``)."""
 
     def __init__(self, name: str, n_jobs: int = 1, progress: bool = False):
-        if name not in FR_METHODS:
-            raise KeyError(f"unknown full-reference metric {name!r}; known: {sorted(FR_METHODS)}")
+        from features.fullref import get_metric
+
+        get_metric(name)        # KeyError listing the known metrics
         self.name = name
         self.n_jobs = n_jobs
         self.progress = progress
@@ -141,9 +120,24 @@ def _factory(name: str) -> Callable[[RunContext], FullReferenceMetric]:
     return build
 
 
-for _name, (_label, _hb, _range, _paper, _ref) in FR_METHODS.items():
-    register_method(MethodInfo(
-        name=_name, factory=_factory(_name), kind="FR", group="FR", suite="fr", higher_better=_hb,
-        trainable=False, label=_label, paper=_paper, reference=_ref, score_range=_range,
-        description=f"training-free full-reference {_label} (features.fullref)",
-    ))
+def fr_method_info(metric: FRMetric) -> MethodInfo:
+    """The benchmark row of a registered FR metric: every field from the metric's own metadata."""
+    return MethodInfo(
+        name=metric.name, factory=_factory(metric.name), kind="FR", group="FR", suite="fr",
+        higher_better=metric.higher_better, trainable=False, label=metric.display, paper=metric.paper,
+        reference=metric.reference, score_range=metric.score_range, version=metric.version,
+        description=metric.description or f"training-free full-reference {metric.display} (features.fullref)")
+
+
+def register_fr_methods() -> None:
+    """A method for every FR metric of :data:`features.fullref.FR_METRICS` (built-ins and plugins)
+    that has none yet; run before every method lookup (:mod:`benchmark.methods.base`)."""
+    have = set(METHODS.names())
+    for metric in FR_METRICS.values():
+        if metric.name not in have:
+            where = FR_METRICS.where(metric.name)
+            METHODS.register(metric.name, fr_method_info(metric),
+                             origin=Origin(f"{where.text} (full-reference metric {metric.name!r})", where.module))
+
+
+METHODS.add_source(register_fr_methods)

@@ -14,21 +14,37 @@ fsim       Zhang ``FeatureSIM.m``       YIQ (FSIMc) / Y (FSIM)                hi
 gmsd       Xue ``GMSD.m``               MATLAB ``rgb2gray`` (uint8)           lower
 vif        Sheikh ``vifvec.m``          MATLAB ``rgb2gray`` (uint8)           higher
 =========  ===========================  ====================================  =========
+
+Each module registers its metrics with their metadata (label, direction, range, paper,
+reference release, version) in :data:`~features.fullref.registry.FR_METRICS`, the one place
+they are written; the benchmark's FR rows are built from it.
 """
+from collections.abc import Iterator, Mapping
+from typing import Callable
+
 from .fsim import fsim, phase_congruency
 from .gmsd import gmsd
 from .psnr import psnr
+from .registry import FR_METRICS, FRMetric, get_metric, register_metric
 from .ssim import ms_ssim, ssim
 from .vif import vif
 
-__all__ = ["psnr", "ssim", "ms_ssim", "fsim", "gmsd", "vif", "phase_congruency", "METRICS"]
+__all__ = ["psnr", "ssim", "ms_ssim", "fsim", "gmsd", "vif", "phase_congruency", "METRICS", "FR_METRICS",
+           "FRMetric", "get_metric", "register_metric"]
 
-#: name -> (function, higher_better)
-METRICS = {
-    "psnr": (psnr, True),
-    "ssim": (ssim, True),
-    "ms_ssim": (ms_ssim, True),
-    "fsimc": (fsim, True),
-    "gmsd": (gmsd, False),
-    "vif": (vif, True),
-}
+
+class _MetricsView(Mapping):
+    """``name -> (function, higher_better)``: the older view of :data:`FR_METRICS` (read-only, current)."""
+
+    def __getitem__(self, name: str) -> tuple[Callable[..., float], bool]:
+        m = get_metric(name)
+        return m.func, m.higher_better
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FR_METRICS.names())
+
+    def __len__(self) -> int:
+        return len(FR_METRICS.names())
+
+
+METRICS = _MetricsView()

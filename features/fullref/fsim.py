@@ -15,6 +15,7 @@ from scipy import fft as sp_fft
 from ..imageio import ImageError
 from ..matlab import box_mean, conv2, round_half_away
 from ._filters import prepare_pair, raise_if_not_finite
+from .registry import register_metric
 
 __all__ = ["fsim", "phase_congruency"]
 
@@ -169,3 +170,10 @@ def fsim(ref: np.ndarray, dist: np.ndarray, chromatic: bool = True) -> float:
             else sim * iq ** LAMBDA
     value = float(np.sum(sim * pcm) / np.sum(pcm))
     return raise_if_not_finite(value, "FSIM is undefined for this pair (zero total phase congruency)")
+
+
+register_metric(
+    "fsimc", fsim, label="FSIMc", higher_better=True, score_range=(0.0, 1.0),
+    paper="Zhang, Zhang, Mou, Zhang, 'FSIM: a feature similarity index for image quality assessment', "
+          "IEEE TIP 20(8), 2011 (FSIMc)",
+    reference="Zhang's FeatureSIM.m (FSIMc output, automatic downsampling)")

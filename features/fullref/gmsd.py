@@ -6,6 +6,7 @@ import numpy as np
 
 from ..matlab import box_mean, conv2
 from ._filters import prepare_pair
+from .registry import register_metric
 
 __all__ = ["gmsd"]
 
@@ -105,3 +106,10 @@ def gmsd_planes(y1: np.ndarray, y2: np.ndarray) -> float:
     g1 += T
     num /= g1                                       # the GMS map
     return float(np.std(num, ddof=1))
+
+
+register_metric(
+    "gmsd", gmsd, label="GMSD", higher_better=False, score_range=(0.0, 1.0),
+    paper="Xue, Zhang, Mou, Bovik, 'Gradient magnitude similarity deviation: a highly efficient perceptual "
+          "image quality index', IEEE TIP 23(2), 2014",
+    reference="Xue's GMSD.m, on rgb2gray")

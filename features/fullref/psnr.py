@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 
 from ._filters import prepare_pair
+from .registry import register_metric
 
 __all__ = ["psnr"]
 
@@ -25,3 +26,9 @@ def psnr(ref: np.ndarray, dist: np.ndarray) -> float:
     if mse == 0.0:
         return float("inf")
     return float(10.0 * np.log10(255.0 ** 2 / mse))
+
+
+register_metric(
+    "psnr", psnr, label="PSNR", higher_better=True, score_range=None,
+    paper="Peak signal-to-noise ratio, 10 log10(255^2 / MSE) over the RGB channels",
+    reference="scikit-image peak_signal_noise_ratio (IQA-PyTorch ResultsCalibra convention)")

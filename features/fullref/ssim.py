@@ -15,6 +15,7 @@ from .._scratch import scratch
 from .._threads import single_threaded_blas
 from ..matlab import box_mean, gaussian_1d, round_half_away
 from ._filters import prepare_pair
+from .registry import register_metric
 
 __all__ = ["ssim", "ms_ssim", "MS_SSIM_WEIGHTS"]
 
@@ -144,3 +145,15 @@ def ms_ssim(ref: np.ndarray, dist: np.ndarray, method: str = "product") -> float
     if np.all(terms >= 0):
         return float(np.prod(terms ** MS_SSIM_WEIGHTS))
     return float(np.real(np.prod(terms.astype(np.complex128) ** MS_SSIM_WEIGHTS)))
+
+
+register_metric(
+    "ssim", ssim, label="SSIM", higher_better=True, score_range=(-1.0, 1.0),
+    paper="Wang, Bovik, Sheikh, Simoncelli, 'Image quality assessment: from error visibility to structural "
+          "similarity', IEEE TIP 13(4), 2004, Eq. 13, 17",
+    reference="Wang's ssim_index.m (no automatic downsampling), on rgb2gray")
+register_metric(
+    "ms_ssim", ms_ssim, label="MS-SSIM", higher_better=True, score_range=(0.0, 1.0),
+    paper="Wang, Simoncelli, Bovik, 'Multi-scale structural similarity for image quality assessment', "
+          "Asilomar 2003, Eq. 7",
+    reference="Wang's msssim.m (method 'product'), on rgb2gray")

@@ -12,6 +12,7 @@ from scipy import ndimage
 
 from ..imageio import ImageError
 from ._filters import corr_dn, prepare_pair
+from .registry import register_metric
 
 __all__ = ["vif"]
 
@@ -151,3 +152,9 @@ def vif(ref: np.ndarray, dist: np.ndarray) -> float:
     if not (np.isfinite(num) and np.isfinite(den)) or den <= 0:
         raise ImageError("<image pair>", "VIF is undefined for this pair (no reference information)")
     return float(num / den)
+
+
+register_metric(
+    "vif", vif, label="VIF", higher_better=True, score_range=None,
+    paper="Sheikh, Bovik, 'Image information and visual quality', IEEE TIP 15(2), 2006",
+    reference="Sheikh's vifvec.m (steerable pyramid, vector GSM), on rgb2gray")
