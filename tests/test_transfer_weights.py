@@ -91,3 +91,14 @@ def test_cli_offline_flag(monkeypatch, tmp_path):
         with pytest.raises(Stop):
             main(["run", "--suite", "deep", "--out", str(tmp_path), *argv])
         assert seen["offline"] is expected
+
+
+def test_fine_tuned_rows_are_left_out_of_a_cpu_run_by_default():
+    # fine-tuning (100 crops of 224 per image, up to 6-20 epochs) takes hours per split on 2 cores;
+    # features + SVR rows cost what a classical row costs once the features are cached
+    from benchmark.methods.base import get_method_info
+
+    for name in ("mobilenet_v2_ft", "resnet50_ft", "alexnet_ft", "alexnet_fc_ft", "deepbiq", "deepbiq_mobilenet_v2"):
+        assert not get_method_info(name).cpu_default, name
+    for name in ("mobilenet_v2_svr", "alexnet_svr", "vgg16_svr", "resnet50_svr"):
+        assert get_method_info(name).cpu_default, name

@@ -236,4 +236,7 @@ for _s in _SPECS:
     register_method(MethodInfo(name=_s.name, factory=_factory(_s), kind="NR", group="NR deep", suite="deep",
                                higher_better=True, trainable=True,
                                trains_network=_s.kind != "svr", label=_s.label, paper=_paper,
-                               reference=REFERENCE, requires=_REQ, description=_s.description, backbone=_s.arch))
+                               reference=REFERENCE, requires=_REQ, description=_s.description, backbone=_s.arch,
+                               # fine-tuning: 100 (30) crops of 224 per image, 6-20 epochs: hours per split on
+                               # 2 CPU cores, so a run without a GPU leaves it out unless --cpu-train
+                               cpu_default=_s.kind == "svr"))
