@@ -2,17 +2,18 @@
 
 Parametrised over :data:`benchmark.methods.METHODS` (built-ins and installed plugins): a newly
 registered method is covered here without writing a test.  Each method is built as a quick run
-builds it (``RunContext(quick=True)``: CNNs at their ``quick`` presets, CPU, offline) and checked on
-a 12-image set (the built-in ``synth`` set: 4 contents x Gaussian blur at levels 1, 3, 5, 192 x 192,
+builds it (``RunContext(quick=True)``: CNNs at their ``quick`` presets, CPU, offline) and checked
+on a 12-image set (the built-in ``synth`` set: 4 contents x Gaussian blur at levels 1, 3, 5, 192 x 192,
 the smallest size at which NIQE (two 96 x 96 blocks) and MS-SSIM (176 x 176 at its 5th scale) are
 defined) plus one corrupt file:
 
 * ``get_params`` / :func:`sklearn.base.clone` of the built estimator, and ``NotFittedError`` from
   ``predict`` before ``fit`` for a trainable method;
 * ``fit`` on the set with the corrupt file returns the estimator and leaves its parameters
-  unchanged (sklearn's ``check_estimators_overwrite_params``, on image records); ``predict`` on it: one prediction per record, finite
-  for every valid image, NaN for the corrupt file with a non-empty reason under its path in
-  ``failures_`` (what the runner reports), and the batch is not interrupted;
+  unchanged (sklearn's ``check_estimators_overwrite_params``, on image records); ``predict`` on
+  it gives one prediction per record, finite for every valid image, NaN for the corrupt file with
+  a non-empty reason under its path in ``failures_`` (what the runner reports), and the batch is
+  not interrupted;
 * a second estimator built with the same seed gives the same predictions (exactly).
 
 ImageNet-transfer methods use the shared weights (``../shared/weights``: MobileNetV2, and the
