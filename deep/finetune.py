@@ -49,7 +49,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import numpy as np
 import torch
@@ -105,7 +105,7 @@ class RegressionCNN(nn.Module):
         super().__init__()
         self.arch, self.head, self.n_outputs = arch, head, int(n_outputs)
         p = 0.0 if dropout is None else float(dropout)
-        m = backbone
+        m: Any = backbone          # torchvision models: their layers are attributes of each architecture
         if head == "classifier":
             if arch in ("alexnet", "vgg16"):
                 m.classifier[-1] = nn.Sequential(nn.Dropout(p), nn.Linear(m.classifier[-1].in_features, n_outputs))
@@ -125,14 +125,14 @@ class RegressionCNN(nn.Module):
     @property
     def last(self) -> nn.Sequential:
         """The new ``Dropout -> Linear`` block."""
-        m = self.net
+        m: Any = self.net
         if self.head == "pool" or self.arch == "mobilenet_v2":
             return m.classifier
         return m.fc if self.arch == "resnet50" else m.classifier[-1]
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, 3, H, W)`` -> the input of the new last layer, ``(N, D)``."""
-        m = self.net
+        m: Any = self.net
         if self.head == "pool":
             return torch.flatten(nn.functional.adaptive_avg_pool2d(m.features(x), 1), 1)
         if self.arch in ("alexnet", "vgg16"):
@@ -239,7 +239,7 @@ class HeldCrops(torch.utils.data.Dataset):
     ``__getitems__`` returns a whole batch (a dict), so the loader's ``collate_fn`` is the identity.
     """
 
-    def __init__(self, images: Sequence[Any], corners: Sequence[np.ndarray], targets: Sequence[Any],
+    def __init__(self, images: Sequence[Any], corners: Sequence[np.ndarray], targets: Sequence[Any] | np.ndarray,
                  size: int):
         self.images, self.size = list(images), int(size)
         counts = [len(c) for c in corners]
@@ -467,13 +467,13 @@ class FineTunedCNN(RegressorMixin, BaseEstimator):
         self.val_images_ = [paths[i] for i in va]
         s = self.size
         # each image's fixed training crops (stream 2 of its generator) and validation crops (the test crops)
-        train_corners = [crop_corners(*images[i].shape[1:], s, n_crops[i], derived_rng(self.seed, digests[i], 2))
-                         for i in tr]
+        train_corners = [crop_corners(images[i].shape[1], images[i].shape[2], s, n_crops[i],
+                                      derived_rng(self.seed, digests[i], 2)) for i in tr]
         t = self._targets(y)
         train_ds = HeldCrops([images[i] for i in tr], train_corners, t[tr], s)
         val = None
         if len(va):
-            val_corners = [crop_corners(*images[i].shape[1:], s, int(self.n_test_crops),
+            val_corners = [crop_corners(images[i].shape[1], images[i].shape[2], s, int(self.n_test_crops),
                                         derived_rng(self.seed, digests[i])) for i in va]
             val_ds = HeldImages([images[i] for i in va], val_corners, y[va], s)
             val = torch.utils.data.DataLoader(val_ds, batch_size=max(1, int(self.batch_size) // int(self.n_test_crops)),
@@ -491,7 +491,7 @@ class FineTunedCNN(RegressorMixin, BaseEstimator):
                           val_metric=self._val_srocc(dev.type == "cuda" and bool(self.amp)),
                           run_key=self._run_key(digests, y, tr, n_crops))
         self.train_result_ = trainer.fit(train_ds, val)
-        self.model_ = trainer.model
+        self.model_ = cast(RegressionCNN, trainer.model)
         self.device_ = trainer.device
         return self
 

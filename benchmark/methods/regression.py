@@ -130,7 +130,7 @@ def squared_distances(A: np.ndarray, B: np.ndarray | None = None) -> np.ndarray:
     the matrix is rewritten in place.
     """
     same = B is None
-    B = A if same else B
+    B = A if B is None else B
     D = A @ B.T
     D *= -2.0
     D += np.einsum("ij,ij->i", A, A)[:, None]
