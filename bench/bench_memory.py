@@ -11,7 +11,6 @@ flat as the number of images grows (beyond the feature matrix, a few KB per imag
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile

@@ -57,10 +57,10 @@ __all__ = ["REFERENCE_DIR", "GOLDEN_SYNTH", "TOLERANCES", "CORNIA_GOLDEN", "find
 
 #: the golden files ship inside the package, so that a non-editable install can check them
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
-GOLDEN_SYNTH = {"n_contents": 1, "size": 256}
+GOLDEN_SYNTH: dict[str, Any] = {"n_contents": 1, "size": 256}
 GOLDEN_LEVELS = (1, 3, 5)
 #: a small CORNIA (the codebook is learned from the 21 synth golden images)
-CORNIA_GOLDEN = {"codebook_size": 32, "n_codebook_patches": 4200, "n_patches_per_image": 2000,
+CORNIA_GOLDEN: dict[str, Any] = {"codebook_size": 32, "n_codebook_patches": 4200, "n_patches_per_image": 2000,
                  "codebook_iter": 10, "random_state": 0}
 
 # Tolerances, and why each is what it is.  Every golden is computed with one thread from fixed
@@ -466,7 +466,7 @@ def environment() -> dict[str, Any]:
     import platform
     from importlib import metadata
 
-    pkgs = {}
+    pkgs: dict[str, str | None] = {}
     for name in ("numpy", "scipy", "scikit-learn", "scikit-image", "opencv-contrib-python-headless", "pywavelets",
                  "pyrtools", "pandas", "pillow", "torch", "torchvision", "threadpoolctl"):
         try:

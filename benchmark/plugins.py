@@ -17,7 +17,7 @@ its predictions, so ``tables`` rebuilds a plugin's rows without the plugin.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 __all__ = ["load_plugins", "registries"]
 
@@ -30,7 +30,8 @@ def registries() -> dict:
     from .datasets.base import DATASETS
     from .methods.base import METHODS
 
-    regs = {"method": METHODS, "dataset": DATASETS, "extractor": EXTRACTORS, "full-reference metric": FR_METRICS}
+    regs: dict[str, Any] = {"method": METHODS, "dataset": DATASETS, "extractor": EXTRACTORS,
+                            "full-reference metric": FR_METRICS}
     for r in regs.values():
         r.load()
     return regs

@@ -152,8 +152,8 @@ def _within_notes(t: Table, within: pd.DataFrame, datasets: list[str], expected:
             if parts:
                 t.notes.append(f"{lab} on {d}: {stat} of {n} of {int(row['n_attempted'])} splits; left out: "
                                f"{'; '.join(parts)}.")
-    for (d, reason), labels in failed.items():
-        t.notes.append(f"{', '.join(labels)} on {d}: failed ({reason}).")
+    for (d, reason), failed_labels in failed.items():
+        t.notes.append(f"{', '.join(failed_labels)} on {d}: failed ({reason}).")
     lin = within[within.get("n_linear", pd.Series(0, index=within.index)).fillna(0) > 0]
     if len(lin):
         cells = ", ".join(f"{row['label']} on {row['test_set']} ({int(row['n_linear'])} of {int(row['n_splits'])})"

@@ -108,16 +108,16 @@ class DeepBIQ(FineTunedCNN):
         p = torch.softmax(out.float(), dim=1)
         return p @ torch.arange(p.shape[1], dtype=p.dtype, device=p.device)
 
-    def fit(self, records: Any) -> "DeepBIQ":
+    def fit(self, records: Any, y: Any = None) -> "DeepBIQ":
         from sklearn.model_selection import GridSearchCV, GroupKFold
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import StandardScaler
         from sklearn.svm import LinearSVR
 
-        super().fit(records)                         # stage 1: fine-tune on the five ACR classes
+        super().fit(records, y)                      # stage 1: fine-tune on the five ACR classes
         train_fail = dict(self.failures_)
         paths = paths_of(records)
-        target = targets_from_records(records)
+        target = targets_from_records(records) if y is None else np.asarray(y, dtype=np.float64)
         k = max(1, min(int(self.svr_crops), int(self.n_test_crops)))
         feats, fails = self.crop_outputs(records, _Tap(self.model_).eval(), pool=None, desc="features", n_crops=k)
         train_fail.update(fails)

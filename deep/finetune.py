@@ -49,10 +49,12 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from features.cache import file_digest
@@ -103,7 +105,7 @@ class RegressionCNN(nn.Module):
         super().__init__()
         self.arch, self.head, self.n_outputs = arch, head, int(n_outputs)
         p = 0.0 if dropout is None else float(dropout)
-        m = backbone
+        m: Any = backbone          # torchvision models: their layers are attributes of each architecture
         if head == "classifier":
             if arch in ("alexnet", "vgg16"):
                 m.classifier[-1] = nn.Sequential(nn.Dropout(p), nn.Linear(m.classifier[-1].in_features, n_outputs))
@@ -123,14 +125,14 @@ class RegressionCNN(nn.Module):
     @property
     def last(self) -> nn.Sequential:
         """The new ``Dropout -> Linear`` block."""
-        m = self.net
+        m: Any = self.net
         if self.head == "pool" or self.arch == "mobilenet_v2":
             return m.classifier
         return m.fc if self.arch == "resnet50" else m.classifier[-1]
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, 3, H, W)`` -> the input of the new last layer, ``(N, D)``."""
-        m = self.net
+        m: Any = self.net
         if self.head == "pool":
             return torch.flatten(nn.functional.adaptive_avg_pool2d(m.features(x), 1), 1)
         if self.arch in ("alexnet", "vgg16"):
@@ -237,7 +239,7 @@ class HeldCrops(torch.utils.data.Dataset):
     ``__getitems__`` returns a whole batch (a dict), so the loader's ``collate_fn`` is the identity.
     """
 
-    def __init__(self, images: Sequence[Any], corners: Sequence[np.ndarray], targets: Sequence[Any],
+    def __init__(self, images: Sequence[Any], corners: Sequence[np.ndarray], targets: Sequence[Any] | np.ndarray,
                  size: int):
         self.images, self.size = list(images), int(size)
         counts = [len(c) for c in corners]
@@ -298,8 +300,12 @@ def _prep(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-class FineTunedCNN:
+class FineTunedCNN(RegressorMixin, BaseEstimator):
     """Fine-tuned ImageNet CNN regressor with the benchmark's method contract (``fit``/``predict``).
+
+    A scikit-learn estimator: the constructor stores its arguments unchanged (``get_params``,
+    :func:`sklearn.base.clone`); ``arch`` (any case, ``-`` or ``_``) and ``loss`` are checked by
+    :meth:`fit`; ``predict`` before ``fit`` raises :class:`~sklearn.exceptions.NotFittedError`.
 
     ``epochs=None`` takes :data:`PAPER_EPOCHS` (the most epochs; early stopping may end sooner);
     ``n_train_crops=None`` takes :func:`crops_per_image` of each image's dataset (``train_crops_``
@@ -322,11 +328,7 @@ class FineTunedCNN:
                  amp: bool = True, work_dir: str | os.PathLike | None = None, num_workers: int | None = None,
                  upsample_small: bool = False, progress: bool = False, offline: bool | None = None,
                  hold_bytes: int | None = HOLD_BYTES):
-        self.arch = arch.lower()
-        if self.arch not in INPUT_SIZE:
-            raise ValueError(f"unknown arch {arch!r}; supported: {', '.join(INPUT_SIZE)}")
-        if loss not in self._losses():
-            raise ValueError(f"loss must be one of {self._losses()}, got {loss!r}")
+        self.arch = arch
         self.weights, self.head, self.epochs, self.lr = weights, head, epochs, lr
         self.batch_size, self.momentum, self.weight_decay, self.loss = batch_size, momentum, weight_decay, loss
         self.dropout, self.n_train_crops, self.n_test_crops = dropout, n_train_crops, n_test_crops
@@ -334,6 +336,26 @@ class FineTunedCNN:
         self.device, self.amp, self.work_dir, self.num_workers = device, amp, work_dir, num_workers
         self.upsample_small, self.progress = upsample_small, progress
         self.offline, self.hold_bytes = offline, hold_bytes
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # X is a records DataFrame of image paths, not a numeric array: scikit-learn's data checks
+        # do not apply (tests/test_estimator_checks.py lists them; tests/test_contract.py covers fit/predict)
+        tags.input_tags.two_d_array = False
+        return tags
+
+    def _arch(self) -> str:
+        """``arch`` checked and normalised (``"MobileNet-V2"`` -> ``"mobilenet_v2"``)."""
+        arch = str(self.arch).strip().lower().replace("-", "_")
+        if arch not in INPUT_SIZE:
+            raise ValueError(f"unknown arch {self.arch!r}; supported: {', '.join(INPUT_SIZE)}")
+        return arch
+
+    def _validate(self) -> str:
+        """Check the parameters before any work (scikit-learn validates in ``fit``, not ``__init__``)."""
+        if self.loss not in self._losses():
+            raise ValueError(f"loss must be one of {self._losses()}, got {self.loss!r}")
+        return self._arch()
 
     # -- hooks that a classification variant (DeepBIQ) overrides ------------------------------
     @staticmethod
@@ -357,19 +379,20 @@ class FineTunedCNN:
     # -- model --------------------------------------------------------------------------
     @property
     def size(self) -> int:
-        return int(self.crop_size or INPUT_SIZE[self.arch])
+        return int(self.crop_size or INPUT_SIZE[self._arch()])
 
     def build_model(self) -> RegressionCNN:
+        arch = self._arch()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            backbone = build_backbone(self.arch, self.weights, seed=self.seed, offline=self.offline)
+            backbone = build_backbone(arch, self.weights, seed=self.seed, offline=self.offline)
         info = weights_info(backbone)
-        need = {"alexnet": "classifier.1", "vgg16": "classifier.0"}.get(self.arch)   # fc6
+        need = {"alexnet": "classifier.1", "vgg16": "classifier.0"}.get(arch)   # fc6
         head = self.head
         if head is None:
             head = "pool" if need and info.pretrained and not info.loaded(need) else "classifier"
         if head == "classifier" and need and info.pretrained and not info.loaded(need):
-            raise WeightsError(f"{self.arch} head 'classifier' fine-tunes the pretrained fc layers, which "
+            raise WeightsError(f"{arch} head 'classifier' fine-tunes the pretrained fc layers, which "
                                f"{info.source} does not hold (features.* only); use torchvision's full file "
                                f"or head='pool'")
         for w in caught:  # the 'pool' head replaces the classifier: its missing layers do not matter
@@ -380,7 +403,7 @@ class FineTunedCNN:
         self.head_ = head
         with torch.random.fork_rng(devices=[]):       # the new last layer's init is seeded too
             torch.manual_seed(int(self.seed))
-            return RegressionCNN(backbone, self.arch, head, self.dropout, self.n_outputs)
+            return RegressionCNN(backbone, arch, head, self.dropout, self.n_outputs)
 
     def _val_srocc(self, amp: bool):
         from scipy.stats import spearmanr
@@ -403,9 +426,11 @@ class FineTunedCNN:
         return metric
 
     # -- method contract -----------------------------------------------------------------
-    def fit(self, records: Any) -> "FineTunedCNN":
+    def fit(self, records: Any, y: Any = None) -> "FineTunedCNN":
+        """Fine-tune on ``records`` (targets: their scores turned higher-is-better, or ``y``)."""
+        self.arch_ = self._validate()
         paths = paths_of(records)
-        target = targets_from_records(records)
+        target = targets_from_records(records) if y is None else np.asarray(y, dtype=np.float64)
         has = getattr(records, "columns", ())
         datasets = records["dataset"].astype(str).to_numpy() if "dataset" in has else np.full(len(paths), "")
         self.failures_: dict[str, str] = {}
@@ -442,13 +467,13 @@ class FineTunedCNN:
         self.val_images_ = [paths[i] for i in va]
         s = self.size
         # each image's fixed training crops (stream 2 of its generator) and validation crops (the test crops)
-        train_corners = [crop_corners(*images[i].shape[1:], s, n_crops[i], derived_rng(self.seed, digests[i], 2))
-                         for i in tr]
+        train_corners = [crop_corners(images[i].shape[1], images[i].shape[2], s, n_crops[i],
+                                      derived_rng(self.seed, digests[i], 2)) for i in tr]
         t = self._targets(y)
         train_ds = HeldCrops([images[i] for i in tr], train_corners, t[tr], s)
         val = None
         if len(va):
-            val_corners = [crop_corners(*images[i].shape[1:], s, int(self.n_test_crops),
+            val_corners = [crop_corners(images[i].shape[1], images[i].shape[2], s, int(self.n_test_crops),
                                         derived_rng(self.seed, digests[i])) for i in va]
             val_ds = HeldImages([images[i] for i in va], val_corners, y[va], s)
             val = torch.utils.data.DataLoader(val_ds, batch_size=max(1, int(self.batch_size) // int(self.n_test_crops)),
@@ -457,23 +482,23 @@ class FineTunedCNN:
         del images
 
         model = self.build_model()
-        epochs = int(self.epochs if self.epochs is not None else PAPER_EPOCHS[self.arch])
+        epochs = int(self.epochs if self.epochs is not None else PAPER_EPOCHS[self.arch_])
         config = TrainConfig(max_epochs=epochs, patience=self.patience if len(va) else None, mode="max",
                              batch_size=int(self.batch_size), collate_fn=_identity, num_workers=0,
                              device=str(dev), amp=bool(self.amp), seed=int(self.seed), work_dir=self.work_dir,
-                             resume=True, progress=bool(self.progress), desc=f"fine-tune {self.arch}")
+                             resume=True, progress=bool(self.progress), desc=f"fine-tune {self.arch_}")
         trainer = Trainer(model, self._loss, sgd(self.lr, self.momentum, self.weight_decay), config,
                           val_metric=self._val_srocc(dev.type == "cuda" and bool(self.amp)),
                           run_key=self._run_key(digests, y, tr, n_crops))
         self.train_result_ = trainer.fit(train_ds, val)
-        self.model_ = trainer.model
+        self.model_ = cast(RegressionCNN, trainer.model)
         self.device_ = trainer.device
         return self
 
     def _run_key(self, digests: list[str], y: np.ndarray, tr: np.ndarray, n_crops: np.ndarray) -> str:
         """Fingerprint of data + hyper-parameters (not ``epochs``/``patience``: a run may be extended)."""
         blob = json.dumps({
-            "version": FINETUNE_VERSION, "class": type(self).__name__, "arch": self.arch,
+            "version": FINETUNE_VERSION, "class": type(self).__name__, "arch": self.arch_,
             "weights": self.weights_info_.ident, "head": self.head_, "lr": self.lr, "batch": self.batch_size,
             "momentum": self.momentum, "wd": self.weight_decay, "loss": self.loss, "dropout": self.dropout,
             "size": self.size, "val_fraction": self.val_fraction, "seed": self.seed,
@@ -485,10 +510,7 @@ class FineTunedCNN:
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit first")
+        check_is_fitted(self, "model_", msg=f"this {type(self).__name__} is not fitted yet: call fit first")
 
     def crop_outputs(self, records: Any, net: nn.Module, pool: str | None = "mean", desc: str = "predict",
                      n_crops: int | None = None):
@@ -510,7 +532,7 @@ class FineTunedCNN:
                                         size=self.size, seed=int(self.seed), upsample_small=bool(self.upsample_small),
                                         batch_size=int(self.batch_size), device=self.device_, amp=bool(self.amp),
                                         num_workers=self.num_workers, progress=bool(self.progress),
-                                        desc=f"{desc} {self.arch}", pool=pool):
+                                        desc=f"{desc} {self._arch()}", pool=pool):
             gi = todo[j]
             if err is not None:
                 fails[paths[gi]] = err
@@ -529,5 +551,5 @@ class FineTunedCNN:
     def save(self, path: str | os.PathLike) -> None:
         """Fitted weights and the score scaling, for use outside the benchmark."""
         self._check_fitted()
-        torch.save({"arch": self.arch, "head": self.head_, "state_dict": self.model_.state_dict(),
+        torch.save({"arch": self.arch_, "head": self.head_, "state_dict": self.model_.state_dict(),
                     "y_min": self.y_min_, "y_max": self.y_max_}, Path(path))

@@ -300,7 +300,7 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         return ext.with_params(**self.params) if self.params else ext
 
     def fit(self, X: Any, y: Any = None) -> "ImageFeatures":
-        self.failures_ = {}
+        self.failures_: dict[str, str] = {}
         return self
 
     def transform(self, X: Any) -> np.ndarray:

@@ -40,5 +40,5 @@ def test_fit_predict_and_average_prediction_pooling(records):
     pooled = [m.svr_.predict(f.astype(np.float64)).mean() * m.y_std_ + m.y_mean_ for f in per_crop]
     np.testing.assert_allclose(pred[:3], pooled, rtol=1e-6, atol=1e-9)
     assert per_crop[0].shape == (3, 4096)                       # fc7 of AlexNet
-    with pytest.raises(ValueError, match="loss"):
-        DeepBIQ("alexnet", "random", loss="l1")
+    with pytest.raises(ValueError, match="loss"):     # checked by fit (scikit-learn convention), before any work
+        DeepBIQ("alexnet", "random", loss="l1").fit(records)

@@ -211,7 +211,7 @@ def validate_records(df: pd.DataFrame, dataset: str, root: object = None, check_
     bad = df.index[~np.isfinite(df["score"].to_numpy(dtype=float))]
     problems += [f"{df.at[i, 'image']}: score is not a finite number" for i in bad]
     if root is not None:
-        base = os.path.normpath(os.path.abspath(os.fspath(root)))
+        base = os.path.normpath(os.path.abspath(os.fspath(root)))  # type: ignore[call-overload]
         outside = set()
         for col in ("image", "ref"):
             for p in df[col]:

@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from features.cornia import METADATA as CORNIA
 from features.extraction import EXTRACTORS, Extractor, Score
@@ -59,7 +60,7 @@ def _feature_svr(extractor: str, kernel: str) -> Callable[[RunContext], FeatureS
     return factory
 
 
-class ExtractorScore:
+class ExtractorScore(BaseEstimator):
     """A training-free NR score: column ``column`` of extractor ``extractor``'s vector, per image
     (cached and parallel as every extraction; NaN plus ``failures_`` for an image that fails)."""
 

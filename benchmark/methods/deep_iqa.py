@@ -83,7 +83,7 @@ def _yang(ctx: RunContext):
         try:
             from .deep_transfer import resolve_weights
         except ImportError:
-            resolve_weights = None
+            resolve_weights = None  # type: ignore[assignment]
         if resolve_weights is not None:
             weights = resolve_weights("vgg16", ctx)
     return YangSiamese(weights=weights, cache_dir=ctx.cache_dir, n_jobs=ctx.n_jobs, **_common(ctx))

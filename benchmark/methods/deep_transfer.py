@@ -181,7 +181,7 @@ def _factory(spec: _Spec):
                                 **FEATURE_PRESETS[preset])
             return FeatureSVR(features=feats, kernel="rbf", quick=ctx.quick, n_jobs=ctx.n_jobs,
                               param_grid=None if ctx.quick else CNN_SVR_GRID)
-        common = dict(head=spec.layer, seed=ctx.seed, device=ctx.device, work_dir=ctx.work_dir,
+        common: dict[str, Any] = dict(head=spec.layer, seed=ctx.seed, device=ctx.device, work_dir=ctx.work_dir,
                       progress=bool(ctx.progress), offline=True)
         if spec.kind == "ft":
             from deep.finetune import FineTunedCNN

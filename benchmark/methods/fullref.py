@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from features.fullref import FR_METRICS, FRMetric
 from features.registry import Origin
@@ -62,8 +63,9 @@ def score_pair(name: str, image: str, ref: str) -> tuple[float, str | None]:
     return value, None
 
 
-class FullReferenceMetric:
-    """A training-free FR metric following the method contract (``fit``/``predict``)."""
+class FullReferenceMetric(BaseEstimator):
+    """A training-free FR metric following the method contract (``fit``/``predict``; a scikit-learn
+    estimator, so ``get_params``/``clone`` work as for the trained methods)."""
 
     def __init__(self, name: str, n_jobs: int = 1, progress: bool = False):
         from features.fullref import get_metric
@@ -72,7 +74,6 @@ class FullReferenceMetric:
         self.name = name
         self.n_jobs = n_jobs
         self.progress = progress
-        self.failures_: dict[str, str] = {}
 
     def fit(self, records: pd.DataFrame | None = None) -> "FullReferenceMetric":
         """Nothing to learn."""

@@ -46,7 +46,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVR
 from sklearn.utils import resample
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .base import training_target
 
@@ -73,11 +73,13 @@ class LinearKernel(TransformerMixin, BaseEstimator):
     """
 
     def fit(self, X, y=None):
-        self.X_fit_ = np.ascontiguousarray(X, dtype=np.float64)
+        self.X_fit_ = np.ascontiguousarray(validate_data(self, X, dtype=np.float64))
         return self
 
     def transform(self, X):
-        return (np.asarray(X, dtype=np.float64) @ self.X_fit_.T) / max(1, self.X_fit_.shape[1])
+        check_is_fitted(self, "X_fit_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return (X @ self.X_fit_.T) / max(1, self.X_fit_.shape[1])
 
 
 def svr_grid(kernel: str = "rbf", quick: bool = False) -> dict[str, list]:
@@ -128,7 +130,7 @@ def squared_distances(A: np.ndarray, B: np.ndarray | None = None) -> np.ndarray:
     the matrix is rewritten in place.
     """
     same = B is None
-    B = A if same else B
+    B = A if B is None else B
     D = A @ B.T
     D *= -2.0
     D += np.einsum("ij,ij->i", A, A)[:, None]
@@ -358,9 +360,11 @@ class FeatureSVR(RegressorMixin, BaseEstimator):
     def fit(self, records: pd.DataFrame, y: Any = None) -> FeatureSVR:
         self.features_ = clone(self.features)
         X = self.features_.fit_transform(records)
-        target = training_target(records) if y is None else np.asarray(y, dtype=np.float64)
+        target = training_target(records) if y is None else column_or_1d(y, warn=True).astype(np.float64)
         ok = np.all(np.isfinite(X), axis=1) & np.isfinite(target)
         self.failures_ = dict(getattr(self.features_, "failures_", {}))
+        if hasattr(self.features_, "n_features_in_"):   # numeric input (a Pipeline does the same)
+            self.n_features_in_ = self.features_.n_features_in_
         if ok.sum() < 3:
             raise ValueError(f"only {int(ok.sum())} training images gave features; failures: "
                              f"{list(self.failures_.items())[:5]}")

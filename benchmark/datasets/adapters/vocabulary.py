@@ -19,7 +19,7 @@ order applied, e.g. ``gaussian_blur+jpeg``.  Authentically distorted images have
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 __all__ = ["CANONICAL_TYPES", "COMBINE", "is_canonical", "check_mapping", "combine", "types_in"]
 
@@ -86,7 +86,7 @@ def combine(*names: str) -> str:
     return COMBINE.join(names)
 
 
-def check_mapping(mapping: Mapping[object, str], owner: str = "") -> None:
+def check_mapping(mapping: Mapping[Any, str], owner: str = "") -> None:
     """Raise ``ValueError`` if a ``DISTORTION_NAMES`` dict uses a name outside the vocabulary."""
     bad = sorted({v for v in mapping.values() if not is_canonical(v)})
     if bad:
