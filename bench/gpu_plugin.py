@@ -21,32 +21,26 @@ import json
 import os
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from benchmark.methods.base import METHODS, MethodInfo
 
+
+def _driver() -> Any:
+    """``bench/gpu_presets.py`` (the budget rule lives there; importing it has no side effects)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("iqabench_gpu_presets", Path(__file__).with_name("gpu_presets.py"))
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+_DRIVER = _driver()
+budget_for, budget_rule = _DRIVER.budget_for, _DRIVER.budget_rule
+
 LOG = os.environ.get("IQABENCH_GPU_LOG")
-
-
-def budget_rule(text: str | None = None) -> tuple[float, float, float] | None:
-    """``(per_image_s, min_s, max_s)`` from ``IQABENCH_GPU_BUDGET`` (``None`` when unset or empty)."""
-    text = os.environ.get("IQABENCH_GPU_BUDGET") if text is None else text
-    if not text:
-        return None
-    try:
-        per, lo, hi = (float(x) for x in text.split(","))
-    except ValueError:
-        raise ValueError(f"IQABENCH_GPU_BUDGET must be 'per_image_s,min_s,max_s', got {text!r}") from None
-    if not (per > 0 and 0 < lo <= hi):
-        raise ValueError(f"IQABENCH_GPU_BUDGET: need per_image_s > 0 and 0 < min_s <= max_s, got {text!r}")
-    return per, lo, hi
-
-
-def budget_for(n_train: int, rule: tuple[float, float, float] | None) -> float | None:
-    if rule is None:
-        return None
-    per, lo, hi = rule
-    return float(min(hi, max(lo, per * n_train)))
 
 
 def log(row: dict[str, Any]) -> None:

@@ -49,6 +49,27 @@ DEFAULT_BUDGET = "0.015,2,15"
 FEATURE_ARCHS = ("mobilenet_v2", "alexnet", "vgg16", "resnet50")
 
 
+def budget_rule(text: str | None = None) -> tuple[float, float, float] | None:
+    """``(per_image_s, min_s, max_s)`` from ``IQABENCH_GPU_BUDGET`` (``None`` when unset or empty)."""
+    text = os.environ.get("IQABENCH_GPU_BUDGET") if text is None else text
+    if not text:
+        return None
+    try:
+        per, lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError(f"IQABENCH_GPU_BUDGET must be 'per_image_s,min_s,max_s', got {text!r}") from None
+    if not (per > 0 and 0 < lo <= hi):
+        raise ValueError(f"IQABENCH_GPU_BUDGET: need per_image_s > 0 and 0 < min_s <= max_s, got {text!r}")
+    return per, lo, hi
+
+
+def budget_for(n_train: int, rule: tuple[float, float, float] | None) -> float | None:
+    if rule is None:
+        return None
+    per, lo, hi = rule
+    return float(min(hi, max(lo, per * n_train)))
+
+
 def check_device(quick: bool) -> tuple[str, dict[str, Any]]:
     """``(device, facts)``; raises ``SystemExit(3)`` without a working CUDA device unless ``quick``."""
     import torch
@@ -205,12 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", default=DEFAULT_BUDGET, help="per_image_s,min_s,max_s training budget per fit")
     a = ap.parse_args(argv)
     try:
-        per, lo, hi = (float(x) for x in a.budget.split(","))
-        if not (per > 0 and 0 < lo <= hi):
-            raise ValueError
-    except ValueError:
-        ap.error(f"--budget must be per_image_s,min_s,max_s with per_image_s > 0 and 0 < min_s <= max_s, "
-                 f"got {a.budget!r}")
+        budget_rule(a.budget)
+    except ValueError as exc:
+        ap.error(f"--budget: {exc}")
     a.out, a.carry = a.out.resolve(), a.carry.resolve()
     man = manifest(a.carry)
     device, facts = check_device(a.quick)

@@ -131,14 +131,14 @@ def test_subset_rule_is_a_prefix_of_a_fixed_permutation():
 
 
 def test_budget_rule():
-    import gpu_plugin
+    import gpu_presets
 
-    rule = gpu_plugin.budget_rule("0.02,3,20")
-    assert gpu_plugin.budget_for(945, rule) == pytest.approx(18.9)
-    assert gpu_plugin.budget_for(10, rule) == 3.0 and gpu_plugin.budget_for(5000, rule) == 20.0
-    assert gpu_plugin.budget_for(100, None) is None
+    rule = gpu_presets.budget_rule("0.02,3,20")
+    assert gpu_presets.budget_for(945, rule) == pytest.approx(18.9)
+    assert gpu_presets.budget_for(10, rule) == 3.0 and gpu_presets.budget_for(5000, rule) == 20.0
+    assert gpu_presets.budget_for(100, None) is None
     with pytest.raises(ValueError, match="per_image_s"):
-        gpu_plugin.budget_rule("1,2")
+        gpu_presets.budget_rule("1,2")
 
 
 def test_time_budget_stops_training_after_an_epoch():
