@@ -6,8 +6,8 @@ registers none; it wraps, in this process only:
 * the ``fit`` of every registered method that trains a network: the fit runs inside
   :func:`deep.trainer.time_budget` with ``budget_s = clip(per_image_s x n_train, min_s, max_s)``
   (``IQABENCH_GPU_BUDGET`` = ``per_image_s,min_s,max_s``; unset: no budget), so each training run
-  stops at the end of the first epoch past its budget, or earlier by the preset's own epoch cap or
-  early stopping; afterwards it logs the training units (patches, crops or images) per second of
+  stops at the first training step past its budget (that epoch is validated and kept as usual), or
+  earlier by the preset's own epoch cap or early stopping; afterwards it logs the training units (patches, crops or images) per second of
   the training steps, the epochs run and why training ended;
 * :meth:`deep.features.CNNFeatures.transform`: crops per second of each feature extraction;
 
@@ -75,6 +75,7 @@ def _wrap_fit(name: str, est: Any, rule: tuple[float, float, float] | None) -> A
             row.update(epochs=int(res.epochs_run), best_epoch=int(res.best_epoch),
                        stopped_early=bool(res.stopped_early),
                        stopped_by_budget=bool(getattr(res, "stopped_by_budget", False)),
+                       budget_cut_epoch=bool(getattr(res, "budget_cut_epoch", False)),
                        units=int(res.units_seen), train_s=round(float(res.train_seconds), 3),
                        units_per_s=round(float(res.units_per_second), 1))
         bank = getattr(est, "bank_bytes_", None)

@@ -21,14 +21,15 @@
    run and in the step-3 benchmark); the GPU memory peak; the wall time against the 600 s budget.
 
 Training budget (``--budget per_image_s,min_s,max_s``, default ``0.015,2,15``): each training run of
-a network stops at the end of the first epoch after ``clip(per_image_s x n_train, min_s, max_s)``
-seconds of training, unless its preset's epoch cap or early stopping ends it first (see
+a network stops at the first training step after ``clip(per_image_s x n_train, min_s, max_s)``
+seconds of training (the epoch in progress is cut there, validated and kept as usual), unless its
+preset's epoch cap or early stopping ends it first (see
 ``bench/gpu_plugin.py``, :func:`deep.trainer.time_budget`).  The default gives 14.2 s for the
 945 BIQ2021 training images and 4.2 s for synth's 280; with 6 networks trained on BIQ2021 and 12
 on each of synth's 3 splits (with the MobileNetV2 file carried; no VGG16 for Yang's paper core)
-the budgets sum to 236 s, leaving ~360 s of the 600 s for the last epoch past each budget,
-decoding (945 images x 4-9 ms per fit), prediction, features, the SVR grids and start-up (the
-estimate and its basis: README, 'GPU run (paper presets)').
+the budgets sum to 236 s, leaving ~360 s of the 600 s for validation, decoding (945 images x
+4-9 ms per fit), prediction, features, the SVR grids and start-up (the estimate and its basis:
+README, 'GPU run (paper presets)').
 """
 from __future__ import annotations
 
@@ -118,9 +119,10 @@ def run_args(out: Path, carry: Path, man: dict[str, Any], device: str, quick: bo
     per, lo, hi = budget.split(",")
     args += ["--note", f"biq2021: {man['rule']}.",
              "--note", (f"GPU run (bench/gpu_paper_presets.sh): every network at its "
-                       f"'{'quick' if quick else 'paper'}' preset, each training run stopped at the end of the first "
-                       f"epoch after min({hi}, max({lo}, {per} x training images)) s of training when its epoch cap "
-                       f"or early stopping had not ended it; epochs and stop reasons in gpu_summary.json.")]
+                       f"'{'quick' if quick else 'paper'}' preset, each training run stopped at the first step after "
+                       f"min({hi}, max({lo}, {per} x training images)) s of training when its epoch cap or early "
+                       f"stopping had not ended it (the epoch in progress cut there and validated); epochs and stop "
+                       f"reasons in gpu_summary.json.")]
     return args + extra
 
 
@@ -186,8 +188,8 @@ def summarise(log: list[dict[str, Any]], bench: list[dict[str, Any]], wall: floa
     lines.append("training runs: method, training images, epochs (stop), units/s of the training steps, "
                  "train s / budget s")
     for r in train:
-        stop = ("budget" if r.get("stopped_by_budget") else "early stop" if r.get("stopped_early")
-                else "epoch cap") if "epochs" in r else "n/a"
+        stop = ("budget, last epoch cut" if r.get("budget_cut_epoch") else "budget" if r.get("stopped_by_budget")
+                else "early stop" if r.get("stopped_early") else "epoch cap") if "epochs" in r else "n/a"
         ups = r.get("units_per_s")
         lines.append(f"  {r['method']:<28} n={r['n_train']:<5} epochs={r.get('epochs', 'n/a')} ({stop}), "
                      f"{ups if ups is not None else 'n/a'} units/s, {r.get('train_s', 'n/a')} s / "

@@ -103,10 +103,12 @@ _TIME_BUDGET: contextvars.ContextVar[float | None] = contextvars.ContextVar("iqa
 @contextlib.contextmanager
 def time_budget(seconds: float | None) -> Iterator[None]:
     """Within the block, every :meth:`Trainer.fit` whose ``TrainConfig.time_budget_s`` is ``None``
-    stops at the end of the first epoch after which its training loop has run ``seconds``
-    (wall time since the loop started; ``TrainResult.stopped_by_budget``).  For a run that must
-    end within a fixed time (``bench/gpu_paper_presets.sh``); the epoch caps of the presets and
-    early stopping still apply.  ``None``: no budget."""
+    stops once its training loop has run ``seconds`` (wall time since the loop started, checked
+    after every training step): the epoch in progress ends at that step (``TrainResult.budget_cut_epoch``:
+    it saw part of the training set), is validated and checkpointed as usual, and training ends
+    (``TrainResult.stopped_by_budget``).  For a run that must end within a fixed time
+    (``bench/gpu_paper_presets.sh``); the epoch caps of the presets and early stopping still
+    apply.  ``None``: no budget."""
     if seconds is not None and not seconds > 0:
         raise ValueError(f"time budget must be > 0 seconds, got {seconds!r}")
     token = _TIME_BUDGET.set(None if seconds is None else float(seconds))
@@ -306,7 +308,7 @@ class TrainConfig:
     resume: bool = True
     progress: bool = False
     desc: str = "train"
-    time_budget_s: float | None = None   # stop after the epoch that reaches it (None: time_budget(), else none)
+    time_budget_s: float | None = None   # stop at the step that reaches it (None: time_budget(), else none)
 
     def __post_init__(self) -> None:
         if self.mode not in ("min", "max"):
@@ -328,6 +330,7 @@ class TrainResult:
     last_epoch: int = -1           # index of the last finished epoch overall
     stopped_early: bool = False
     stopped_by_budget: bool = False   # ended by the time budget (TrainConfig.time_budget_s / time_budget())
+    budget_cut_epoch: bool = False    # ... within its last epoch (that epoch saw only part of the training set)
     resumed_from: int | None = None
     seconds: float = 0.0
     items_seen: int = 0            # training items (images) processed in this call
@@ -491,6 +494,7 @@ class Trainer:
             # On a GPU the batch losses stay on the device until the epoch ends (no host round trip
             # per batch); they are then checked and summed exactly as the per-batch path does.
             deferred: list[tuple[int, torch.Tensor, int]] | None = [] if self.device.type == "cuda" else None
+            cut = False
             for b, batch in enumerate(batches):
                 batch = take_errors(batch, loader)
                 if batch is None:   # every item of the batch failed to load (recorded by the dataset)
@@ -517,6 +521,9 @@ class Trainer:
                 units += batch_units(batch)
                 if inner is not None and deferred is None:
                     inner.set_postfix(loss=f"{total / max(count, 1):.4g}")
+                if budget is not None and time.perf_counter() - t_start >= budget:
+                    cut = True          # out of time within the epoch: validate what was trained, then stop
+                    break
             if deferred:
                 total = _deferred_total(deferred, cfg.desc, epoch)
             t_train, c_train = time.perf_counter() - t_step, time.process_time() - c_step
@@ -562,9 +569,10 @@ class Trainer:
             result.epochs_run += 1
             result.last_epoch = epoch
             stop = use_val and cfg.patience is not None and bad_epochs >= cfg.patience
-            out_of_time = (not stop and budget is not None and epoch + 1 < cfg.max_epochs
-                           and time.perf_counter() - t_start >= budget)
+            out_of_time = not stop and budget is not None and (cut or (
+                epoch + 1 < cfg.max_epochs and time.perf_counter() - t_start >= budget))
             result.stopped_by_budget = out_of_time
+            result.budget_cut_epoch = cut
             done = stop or out_of_time or epoch + 1 >= cfg.max_epochs
             result.stopped_early = stop
             due = time.perf_counter() - last_save >= cfg.checkpoint_interval_s

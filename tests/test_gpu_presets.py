@@ -141,7 +141,7 @@ def test_budget_rule():
         gpu_presets.budget_rule("1,2")
 
 
-def test_time_budget_stops_training_after_an_epoch():
+def test_time_budget_stops_training_at_the_step_that_reaches_it():
     from deep.trainer import TrainConfig, Trainer, time_budget
 
     torch.manual_seed(0)
@@ -156,10 +156,16 @@ def test_time_budget_stops_training_after_an_epoch():
     cfg = TrainConfig(max_epochs=50, patience=None, batch_size=16, device="cpu")
     with time_budget(1e-9):
         res = Trainer(model, loss, config=cfg).fit(data)
-    assert res.epochs_run == 1 and res.stopped_by_budget and not res.stopped_early
+    # cut at the first step: one batch of 16 of the 64 items trained, that epoch validated and kept
+    assert res.epochs_run == 1 and res.stopped_by_budget and res.budget_cut_epoch and not res.stopped_early
+    assert res.items_seen == 16 and res.best_epoch == 0
     res = Trainer(torch.nn.Linear(4, 1), loss, config=TrainConfig(max_epochs=3, patience=None, batch_size=16,
                                                                  device="cpu")).fit(data)
-    assert res.epochs_run == 3 and not res.stopped_by_budget
+    assert res.epochs_run == 3 and not res.stopped_by_budget and res.items_seen == 3 * 64
+    with time_budget(3600):
+        res = Trainer(torch.nn.Linear(4, 1), loss, config=TrainConfig(max_epochs=2, patience=None, batch_size=16,
+                                                                     device="cpu")).fit(data)
+    assert res.epochs_run == 2 and not res.stopped_by_budget and not res.budget_cut_epoch
     with pytest.raises(ValueError), time_budget(0):
         pass
 
