@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dataset-option", action="append", metavar="NAME.KEY=VALUE",
                    help="an option of a dataset's loader (repeatable), e.g. clive.include_training=true for "
                         "CLIVE's 1169 images, live.dmos=dmos.mat")
+    r.add_argument("--note", action="append", metavar="TEXT",
+                   help="a note added to the run's main (single-dataset) table (repeatable), e.g. how a "
+                        "dataset was subset")
     _add_plugin_option(r)
 
     lst = sub.add_parser("list", help="list datasets and methods")
@@ -196,7 +199,8 @@ def cmd_run(a: argparse.Namespace) -> int:
                     scheduler=a.scheduler, weights=_weights(a.weights), offline=a.offline, device=a.device,
                     cache_dir=cache,
                     cross=False if a.no_cross else None, plots=not a.no_plots, progress=not a.no_progress,
-                    dataset_options=opts, cpu_train=a.cpu_train, plugins=list(a.plugin or []))
+                    dataset_options=opts, cpu_train=a.cpu_train, plugins=list(a.plugin or []),
+                    notes=list(a.note or []))
     try:
         cfg.validate()
     except RunConfigError as exc:

@@ -251,6 +251,7 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame, deep_preset: str
 
             rows = within[within["n_splits"] > 0].drop_duplicates("method")   # rows with a result
             t.notes += table_notes(list(rows["method"]), [str(x) for x in rows["label"]], meta)
+        t.notes += [str(n) for n in (meta.get("config") or {}).get("notes") or ()]
         tables.append(("single_dataset", t))
         # rows over different splits: the same comparison on the splits every row has
         ok_rows = within[within["n_splits"] > 0]

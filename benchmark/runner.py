@@ -94,6 +94,7 @@ class RunConfig:
     dataset_options: dict[str, dict] = field(default_factory=dict)
     cpu_train: bool = False                    # also train methods with cpu_default=False without a GPU
     plugins: Sequence[str] = ()                # modules or .py files imported first (benchmark.plugins)
+    notes: Sequence[str] = ()                  # free-text notes of the main table (e.g. a dataset subset rule)
 
     @property
     def repeats(self) -> int:

@@ -16,7 +16,9 @@ Stable API
     for training batches with a structure, e.g. :class:`deep.patches.GroupedBatchSampler` for
     same-content pairs), ``num_workers`` (``None``: 0 on CPU, up to 4 on CUDA), ``device`` (``None`` = CUDA when
     available), ``amp`` / ``channels_last`` (``None`` = on for CUDA; always off on CPU),
-    ``grad_clip``, ``seed``, ``work_dir`` (checkpoints), ``resume``, ``progress``.
+    ``grad_clip``, ``seed``, ``work_dir`` (checkpoints), ``resume``, ``progress``.  On CUDA
+    the batch losses stay on the device until the epoch ends (checked for NaN and summed there),
+    so a training step never waits for the host.
 
 ``Trainer(model, loss_fn, optimizer_factory, config, val_metric=None, scheduler_factory=None,
 run_key="")``
@@ -52,12 +54,14 @@ reached ``max_epochs`` continues only when ``max_epochs`` has been raised.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -81,6 +85,7 @@ __all__ = [
     "set_rng_state",
     "CHECKPOINT_LATEST",
     "CHECKPOINT_BEST",
+    "time_budget",
 ]
 
 CHECKPOINT_LATEST = "latest.pt"
@@ -89,6 +94,28 @@ CHECKPOINT_BEST = "best.pt"
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 ValMetric = Callable[[nn.Module, Iterable, torch.device], "float | dict[str, float]"]
+
+
+#: the training-time budget of :func:`time_budget` (seconds; None = none)
+_TIME_BUDGET: contextvars.ContextVar[float | None] = contextvars.ContextVar("iqabench_time_budget", default=None)
+
+
+@contextlib.contextmanager
+def time_budget(seconds: float | None) -> Iterator[None]:
+    """Within the block, every :meth:`Trainer.fit` whose ``TrainConfig.time_budget_s`` is ``None``
+    stops once its training loop has run ``seconds`` (wall time since the loop started, checked
+    after every training step): the epoch in progress ends at that step (``TrainResult.budget_cut_epoch``:
+    it saw part of the training set), is validated and checkpointed as usual, and training ends
+    (``TrainResult.stopped_by_budget``).  For a run that must end within a fixed time
+    (``bench/gpu_paper_presets.sh``); the epoch caps of the presets and early stopping still
+    apply.  ``None``: no budget."""
+    if seconds is not None and not seconds > 0:
+        raise ValueError(f"time budget must be > 0 seconds, got {seconds!r}")
+    token = _TIME_BUDGET.set(None if seconds is None else float(seconds))
+    try:
+        yield
+    finally:
+        _TIME_BUDGET.reset(token)
 
 
 # --------------------------------------------------------------------------- splits
@@ -281,6 +308,7 @@ class TrainConfig:
     resume: bool = True
     progress: bool = False
     desc: str = "train"
+    time_budget_s: float | None = None   # stop at the step that reaches it (None: time_budget(), else none)
 
     def __post_init__(self) -> None:
         if self.mode not in ("min", "max"):
@@ -301,6 +329,8 @@ class TrainResult:
     epochs_run: int = 0            # epochs trained in this call (after a resume: the new ones)
     last_epoch: int = -1           # index of the last finished epoch overall
     stopped_early: bool = False
+    stopped_by_budget: bool = False   # ended by the time budget (TrainConfig.time_budget_s / time_budget())
+    budget_cut_epoch: bool = False    # ... within its last epoch (that epoch saw only part of the training set)
     resumed_from: int | None = None
     seconds: float = 0.0
     items_seen: int = 0            # training items (images) processed in this call
@@ -441,6 +471,7 @@ class Trainer:
 
         t_start = time.perf_counter()
         last_save = t_start
+        budget = cfg.time_budget_s if cfg.time_budget_s is not None else _TIME_BUDGET.get()
         epoch_iter: Iterable[int] = range(start_epoch, cfg.max_epochs)
         outer = None
         if cfg.progress and not finished:
@@ -460,6 +491,10 @@ class Trainer:
                 inner = tqdm(loader, desc=f"epoch {epoch + 1}", unit="batch", leave=False)
                 batches = inner
             t_step, c_step = time.perf_counter(), time.process_time()
+            # On a GPU the batch losses stay on the device until the epoch ends (no host round trip
+            # per batch); they are then checked and summed exactly as the per-batch path does.
+            deferred: list[tuple[int, torch.Tensor, int]] | None = [] if self.device.type == "cuda" else None
+            cut = False
             for b, batch in enumerate(batches):
                 batch = take_errors(batch, loader)
                 if batch is None:   # every item of the batch failed to load (recorded by the dataset)
@@ -468,7 +503,7 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 with autocast(self.device, enabled=self.amp):
                     loss = self.loss_fn(model, batch)
-                if not torch.isfinite(loss.detach()):
+                if deferred is None and not torch.isfinite(loss.detach()):
                     raise FloatingPointError(f"{cfg.desc}: non-finite training loss at epoch {epoch + 1}, "
                                              f"batch {b + 1}")
                 scaler.scale(loss).backward()
@@ -478,11 +513,19 @@ class Trainer:
                 scaler.step(optimizer)
                 scaler.update()
                 k = _batch_items(batch)
-                total += float(loss.detach().float()) * k
+                if deferred is not None:
+                    deferred.append((b, loss.detach().float(), k))
+                else:
+                    total += float(loss.detach().float()) * k
                 count += k
                 units += batch_units(batch)
-                if inner is not None:
+                if inner is not None and deferred is None:
                     inner.set_postfix(loss=f"{total / max(count, 1):.4g}")
+                if budget is not None and time.perf_counter() - t_start >= budget:
+                    cut = True          # out of time within the epoch: validate what was trained, then stop
+                    break
+            if deferred:
+                total = _deferred_total(deferred, cfg.desc, epoch)
             t_train, c_train = time.perf_counter() - t_step, time.process_time() - c_step
             if inner is not None:
                 inner.close()
@@ -526,7 +569,11 @@ class Trainer:
             result.epochs_run += 1
             result.last_epoch = epoch
             stop = use_val and cfg.patience is not None and bad_epochs >= cfg.patience
-            done = stop or epoch + 1 >= cfg.max_epochs
+            out_of_time = not stop and budget is not None and (cut or (
+                epoch + 1 < cfg.max_epochs and time.perf_counter() - t_start >= budget))
+            result.stopped_by_budget = out_of_time
+            result.budget_cut_epoch = cut
+            done = stop or out_of_time or epoch + 1 >= cfg.max_epochs
             result.stopped_early = stop
             due = time.perf_counter() - last_save >= cfg.checkpoint_interval_s
             if wd is not None and (improved or due or done):
@@ -545,7 +592,7 @@ class Trainer:
             if outer is not None:
                 outer.update(1)
                 outer.set_postfix(train=f"{train_loss:.4g}", val=f"{val_value:.4g}")
-            if stop:
+            if stop or out_of_time:
                 break
         if outer is not None:
             outer.close()
@@ -554,6 +601,18 @@ class Trainer:
             model.load_state_dict(best_state)
         model.eval()
         return result
+
+
+def _deferred_total(losses: list[tuple[int, torch.Tensor, int]], desc: str, epoch: int) -> float:
+    """Item-weighted sum of an epoch's batch losses ``(batch number, loss, items)`` kept on the
+    device: one transfer to the host; a non-finite loss raises as the per-batch check does."""
+    values = torch.stack([v for _, v, _ in losses]).cpu().tolist()
+    total = 0.0
+    for (b, _, k), v in zip(losses, values):
+        if not math.isfinite(v):
+            raise FloatingPointError(f"{desc}: non-finite training loss at epoch {epoch + 1}, batch {b + 1}")
+        total += v * k
+    return total
 
 
 def _config_dict(cfg: TrainConfig) -> dict[str, Any]:

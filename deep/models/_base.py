@@ -10,7 +10,8 @@ forward pass, loss and image-level scores, and its presets; this class does the 
   model here so one set of learning rates fits every score scale); predictions are mapped
   back to the training score scale (higher is better);
 * the training and validation images are decoded **once** into an in-memory
-  :class:`~deep.imagebank.ImageBank` (uint8; the memory is reported in ``bank_bytes_``) and
+  :class:`~deep.imagebank.ImageBank` (uint8; the memory is reported in ``bank_bytes_``; on a
+  GPU the bank is held in device memory, :meth:`TrainedIQA._bank_device`) and
   batches are cut from it by tensor indexing (:mod:`deep.batches`), so an epoch costs the
   network's forward and backward passes, not decoding;
 * images that cannot be used (missing, unreadable, smaller than the patch, constant where
@@ -41,7 +42,7 @@ from torch import nn
 
 from features.imageio import ImageError
 
-from .._utils import autocast, seed_everything
+from .._utils import autocast, seed_everything, select_device
 from ..batches import scale_to_unit
 from ..imagebank import ImageBank, rgb_chw
 from ..imagestore import ImageStore, probe_images
@@ -245,7 +246,7 @@ class TrainedIQA(RegressorMixin, BaseEstimator):
         if refs is not None:
             wanted += [r for r, k in zip(refs, ok) if k]
         bank, bad = ImageBank.load(wanted, self._encode(hp), progress=bool(self.progress),
-                                   desc=f"{self.name}: decode")
+                                   desc=f"{self.name}: decode", device=self._bank_device())
         for i, p in enumerate(paths):
             if not ok[i]:
                 continue
@@ -324,6 +325,12 @@ class TrainedIQA(RegressorMixin, BaseEstimator):
         self.history_ = pd.DataFrame(result.history)
         self.run_key_ = trainer.run_key
         return self
+
+    def _bank_device(self) -> torch.device | None:
+        """Where the training images are held: on the training device when it is a GPU (decoded
+        once, moved once; batches are then cut there), else ``None`` (host memory)."""
+        dev = select_device(self.device)
+        return dev if dev.type == "cuda" else None
 
     def _refs(self, records: pd.DataFrame) -> list[str] | None:
         if self.kind != "FR":
