@@ -16,7 +16,8 @@ Writes to ``--out``:
   training images/s and patches/s (training steps only), decoded-set memory, peak RSS, test
   SROCC/PLCC (logistic-mapped PLCC as in the tables), and ``est_3_splits_cpu_min``: the CPU
   minutes of the 3 splits a run without a GPU trains (3 x this split's fit + predict; a lower
-  bound when capped).
+  bound when capped); ``epochs_s`` / ``epochs_cpu_s`` sum every epoch's seconds, also those of
+  an earlier process that a resumed run continued (``fit_s`` / ``fit_cpu_s`` time the last one).
 
     python bench/learning_curves.py --data-root ../shared/data --out results/learning_curves
     python bench/learning_curves.py --datasets synth --methods kang_cnn kim_cnn --threads 1
@@ -204,9 +205,14 @@ def main() -> None:
             h.insert(0, "dataset", ds)
             curves.append(h)
             r["hp"] = json.dumps(r["hp"], sort_keys=True)
+            # every epoch's seconds, also those of earlier (resumed) processes: fit_s / fit_cpu_s time
+            # this process only
+            r["epochs_s"] = round(float(h["seconds"].sum()), 1)
+            r["epochs_cpu_s"] = round(float(h["cpu_seconds"].sum()), 1)
             # what a default CPU run (3 splits per trained network) costs at this split's figures;
             # a lower bound when the curve was capped
-            r["est_3_splits_cpu_min"] = round(3 * (r["fit_cpu_s"] + r.get("predict_cpu_s", r["predict_s"])) / 60, 1)
+            train_cpu = max(r["fit_cpu_s"], r["epochs_cpu_s"])
+            r["est_3_splits_cpu_min"] = round(3 * (train_cpu + r.get("predict_cpu_s", r["predict_s"])) / 60, 1)
             runs.append(r)
     if not runs:
         raise SystemExit("no finished runs")
