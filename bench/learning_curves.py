@@ -11,9 +11,13 @@ Writes to ``--out``:
 
 * ``learning_curves.png`` - validation SROCC (and loss) per epoch, one panel per dataset;
 * ``curves.csv`` - every epoch: train loss, validation loss / SROCC / PLCC, seconds;
-* ``summary.csv`` - per run: preset, epochs to convergence (best epoch, epochs run, early stop),
-  wall time, training images/s and patches/s (training steps only), decoded-set memory, peak
-  RSS, test SROCC/PLCC (logistic-mapped PLCC as in the tables).
+* ``summary.csv`` - per run: preset, epochs to convergence (best epoch, epochs run, early stop
+  or ``capped`` by ``--max-epochs``), wall and process CPU seconds (fit, per epoch, predict),
+  training images/s and patches/s (training steps only), decoded-set memory, peak RSS, test
+  SROCC/PLCC (logistic-mapped PLCC as in the tables), and ``est_3_splits_cpu_min``: the CPU
+  minutes of the 3 splits a run without a GPU trains (3 x this split's fit + predict; a lower
+  bound when capped); ``epochs_s`` / ``epochs_cpu_s`` sum every epoch's seconds, also those of
+  an earlier process that a resumed run continued (``fit_s`` / ``fit_cpu_s`` time the last one).
 
     python bench/learning_curves.py --data-root ../shared/data --out results/learning_curves
     python bench/learning_curves.py --datasets synth --methods kang_cnn kim_cnn --threads 1
@@ -71,9 +75,9 @@ def run_one(dataset: str, method: str, data_root: str | None, work: Path, thread
     t0, c0 = time.perf_counter(), time.process_time()
     m.fit(train)
     fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     pred = m.predict(test)
-    pred_s = time.perf_counter() - t1
+    pred_s, pred_cpu = time.perf_counter() - t1, time.process_time() - c1
     ok = np.isfinite(pred)
     ev = evaluate(test["score"].to_numpy()[ok], pred[ok], true_higher_better=bool(test["higher_better"].iloc[0]),
                   pred_higher_better=True)
@@ -85,7 +89,7 @@ def run_one(dataset: str, method: str, data_root: str | None, work: Path, thread
         "epochs_run": int(r.last_epoch + 1), "best_epoch": int(r.best_epoch + 1), "stopped_early": bool(r.stopped_early),
         "max_epochs": int(m.hyper_parameters_["max_epochs"]), "stop_on": m.hyper_parameters_["stop_on"],
         "capped": bool(max_epochs) and not r.stopped_early and r.last_epoch + 1 >= int(max_epochs),
-        "fit_s": round(fit_s, 1), "fit_cpu_s": round(fit_cpu, 1), "predict_s": round(pred_s, 1),
+        "fit_s": round(fit_s, 1), "fit_cpu_s": round(fit_cpu, 1), "predict_s": round(pred_s, 1), "predict_cpu_s": round(pred_cpu, 1),
         "epoch_cpu_s": round(float(hist["cpu_seconds"].median()), 2),
         "train_s": round(float(hist["train_seconds"].sum()), 1) if "train_seconds" in hist else None,
         "train_images_per_s": round(float(hist["train_items"].sum() / hist["train_seconds"].sum()), 2),
@@ -111,7 +115,8 @@ def plot(curves, summary, path: Path) -> None:
             s = summary[(summary["dataset"] == ds) & (summary["method"] == method)].iloc[0]
             col = f"C{k}"
             ep = g["epoch"].to_numpy() + 1
-            lab = f"{method} (best {s['best_epoch']}/{s['epochs_run']}, test {s['test_srocc']:.2f})"
+            end = "capped" if s.get("capped") else ("early stop" if s["stopped_early"] else "epoch budget")
+            lab = f"{method} (best {s['best_epoch']}/{s['epochs_run']}, {end}, test {s['test_srocc']:.2f})"
             axes[0, j].plot(ep, g["val_srocc"], color=col, lw=1.2, label=lab)
             axes[0, j].plot([s["best_epoch"]], [g["val_srocc"].iloc[int(s["best_epoch"]) - 1]], "o", color=col, ms=4)
             axes[1, j].plot(ep, g["val_loss"] / g["val_loss"].iloc[0], color=col, lw=1.2, label=method)
@@ -200,6 +205,14 @@ def main() -> None:
             h.insert(0, "dataset", ds)
             curves.append(h)
             r["hp"] = json.dumps(r["hp"], sort_keys=True)
+            # every epoch's seconds, also those of earlier (resumed) processes: fit_s / fit_cpu_s time
+            # this process only
+            r["epochs_s"] = round(float(h["seconds"].sum()), 1)
+            r["epochs_cpu_s"] = round(float(h["cpu_seconds"].sum()), 1)
+            # what a default CPU run (3 splits per trained network) costs at this split's figures;
+            # a lower bound when the curve was capped
+            train_cpu = max(r["fit_cpu_s"], r["epochs_cpu_s"])
+            r["est_3_splits_cpu_min"] = round(3 * (train_cpu + r.get("predict_cpu_s", r["predict_s"])) / 60, 1)
             runs.append(r)
     if not runs:
         raise SystemExit("no finished runs")

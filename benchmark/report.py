@@ -245,7 +245,8 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame, deep_preset: str
         if excluded:
             labels = ", ".join(_info(m, meta).display if _info(m, meta) else m for m in excluded)
             t.notes.append(f"Not in this CPU run: {labels} (too slow to converge on a few CPU cores); run "
-                           f"`--suite deep` on a GPU, or add `--cpu-train` (hours per split on 2 cores).")
+                           f"`--suite deep` on a GPU, or add `--cpu-train` (at least 10 CPU-minutes per split even "
+                           f"on synth; README: 'Trained CNNs on a CPU').")
         if meta:
             from .methods.deep_transfer import table_notes
 

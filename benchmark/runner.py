@@ -164,7 +164,7 @@ class RunConfig:
         excluded = cpu_excluded(self, chosen) if self.methods else []
         if excluded:
             raise RunConfigError(f"--methods {' '.join(m.name for m in excluded)}: not trained on a CPU by default "
-                                 f"(hours per split on 2 cores); add --cpu-train, or run on a GPU")
+                                 f"(at least 10 CPU-minutes per split even on synth); add --cpu-train, or run on a GPU")
 
 
 def _cuda_available(device: str | None) -> bool:

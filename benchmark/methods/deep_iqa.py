@@ -23,8 +23,9 @@ Presets (each model's ``PRESETS``, chosen by :func:`~benchmark.methods.base.deep
 GPU each paper's recipe; without one the ``"cpu"`` preset, which trains until early stopping on
 a content-disjoint validation split (smaller inputs or fewer patches than the papers: see the
 README); ``RunContext.quick`` selects the tiny ``"quick"`` preset that only checks the plumbing.
-Methods registered with ``cpu_default=False`` (measured to take hours per split on 2 cores) are
-left out of a run without a GPU unless ``--cpu-train`` is given.  Checkpoints go to
+Methods registered with ``cpu_default=False`` (every one but Kang's: measured by
+``bench/learning_curves.py`` to need at least 10 CPU-minutes per split even on ``synth``, README
+"Trained CNNs on a CPU") are left out of a run without a GPU unless ``--cpu-train`` is given.  Checkpoints go to
 ``RunContext.work_dir`` (resumable), ``RunContext.device`` / ``seed`` are passed through.  The
 Yang method's paper preset uses an ImageNet VGG16 core: weights from
 ``RunContext.weights["vgg16"]`` or torch's cache (see ``deep_transfer.resolve_weights``).
@@ -115,10 +116,10 @@ for _weighted in (False, True):
             f"{' (the paper' + chr(39) + 's choice)' if _fusion == 'concat3' else ' (Table IV)'}, {_pool}", False))
 _METHODS += [
     ("kim_cnn", _kim, "NR", "NR deep", "Image-wise CNN (Kim)", KIM,
-     "8 conv (3x3) + global average + FC-128 x2 + FC-1 (~0.4 M params), image-wise L2 loss (Eq. 3), flips", True),
+     "8 conv (3x3) + global average + FC-128 x2 + FC-1 (~0.4 M params), image-wise L2 loss (Eq. 3), flips", False),
     ("yang_siamese", _yang, "NR", "NR deep", "Siamese rank+attr (Yang)", YANG,
      "Siamese core (VGG16; Kim CNN in the CPU presets) trained patch-wise, Euclidean + ranking hinge loss on "
-     "same-content pairs, S3/tone/colourfulness attribute heads (lambda 2:1)", True),
+     "same-content pairs, S3/tone/colourfulness attribute heads (lambda 2:1)", False),
 ]
 
 for _name, _factory, _kind, _group, _label, _paper, _desc, _cpu in _METHODS:
