@@ -21,7 +21,8 @@ def test_cpu_default_methods_are_left_out_only_without_a_gpu_and_without_cpu_tra
     assert cpu_excluded(RunConfig(device="cpu"), [fast, slow]) == [slow]
     assert cpu_excluded(RunConfig(device="cpu", cpu_train=True), [fast, slow]) == []
     assert cpu_excluded(RunConfig(device="cuda:0"), [fast, slow]) == []
-    assert cpu_excluded(RunConfig(device="cpu", quick=True), [fast, slow]) == []   # quick: plumbing only
+    assert cpu_excluded(RunConfig(device="cpu", quick=True), [fast, slow]) == [slow]   # quick too
+    assert cpu_excluded(RunConfig(device="cpu", quick=True, cpu_train=True), [fast, slow]) == []
 
 
 def test_registered_defaults():
