@@ -4,7 +4,8 @@ Every registered extractor (``features.extraction.list_extractors()``) and the C
 the transfer rows (:class:`deep.features.CNNFeatures`, MobileNetV2 global pool at the ``cpu``
 preset, ``../shared/weights`` when present, else random weights: the same work) run over the
 same generated images on a ``distributed.LocalCluster`` with 1 and then 2 worker processes of
-one thread each (BLAS/OpenMP one thread per worker, as Dask's nanny sets it), no feature cache.
+one thread each (BLAS/OpenMP one thread per worker, as Dask's nanny sets it), no feature cache,
+after a warm-up call (imports, each worker's network); CNN tasks of 4 images.
 Reported: wall seconds of each extraction and the ratio (2 workers / 1 worker; 0.5 is perfect
 scaling on two cores).  The values must equal the serial ones (checked for every extractor).
 
@@ -59,11 +60,13 @@ def cnn_transformer():
                        device="cpu", cache_dir=None, progress=False, **FEATURE_PRESETS["cpu"])
 
 
-def _run(name: str, paths: list[str], client) -> tuple[np.ndarray, float]:
+def _run(name: str, paths: list[str], client, chunk: int = 4) -> tuple[np.ndarray, float]:
+    import deep.features as df
     from features.extraction import extract_features
 
     t0 = time.perf_counter()
     if name == "cnn":
+        df.CLUSTER_CHUNK = chunk          # several tasks even for a few images (the suite's default: 32)
         est = cnn_transformer().set_params(scheduler=client)
         X = est.fit(paths).transform(paths)
     else:
@@ -82,7 +85,7 @@ def scaling(paths: list[str], names: list[str], workers: tuple[int, ...] = (1, 2
                 Client(cluster) as client:
             client.run(lambda: __import__("deep.features"))   # import torch once per worker, outside the timing
             for name in names:
-                _run(name, paths[:1], client)                  # warm-up: imports and the worker's network
+                _run(name, paths[:k], client, chunk=1)         # warm-up: imports and the workers' networks
                 X, sec = _run(name, paths, client)
                 seconds[name][k] = sec
                 if name in ref and not np.allclose(X, ref[name], rtol=1e-6, atol=1e-9, equal_nan=True):

@@ -47,7 +47,7 @@ def suite_times(fast: bool, weights: list[str], offline: bool = True) -> dict:
     """Fresh and cached ``run --suite all`` on synth in a temporary cache: wall seconds and method seconds."""
     args = ["--suite", "all", "--datasets", "synth", "--no-progress", "--no-plots"]
     if fast:
-        args += ["--quick", "--methods", "brisque", "psnr", "--synth-contents", "2", "--repeats", "2", "--no-cross"]
+        args += ["--quick", "--methods", "brisque", "psnr", "--synth-contents", "3", "--repeats", "2", "--no-cross"]
     for w in weights:
         args += ["--weights", w]
     if offline:
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print("## Peak memory against dataset size (bench_memory)\n", flush=True)
         print("| run | images | peak RSS (MB) | wall (s) |\n|---|---:|---:|---:|")
-        rows = bench_memory.synth_memory([1, 2] if a.fast else a.memory_sizes,
+        rows = bench_memory.synth_memory([3, 4] if a.fast else a.memory_sizes,
                                          ["brisque"] if a.fast else ["brisque", "psnr"])
         slope = bench_memory.slope_mb_per_1000(rows)
         print()
