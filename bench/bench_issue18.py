@@ -6,7 +6,8 @@ Sections, each from the project's own bench scripts:
    same grey input (ratio ours / OpenCV); DIIVINE, BLIINDS-II, cues and the CORNIA encoding in
    seconds per 512x384 image (one core, interleaved, medians, ``--clock cpu``);
 2. the suite: ``python -m benchmark run --suite all`` on ``synth`` with a fresh feature cache,
-   then again on the same cache (the cached re-run); wall seconds of both, their ratio, and the
+   then again on the same cache and output folder (the cached re-run: features and the saved
+   predictions of ``OUT/predictions`` are reused); wall seconds of both, their ratio, and the
    costliest methods from ``run.json``'s ``method_seconds``;
 3. ``bench_memory``: peak RSS of fresh suite runs on synth of growing size, slope in MB per
    1000 images;
@@ -55,8 +56,8 @@ def suite_times(fast: bool, weights: list[str], offline: bool = True) -> dict:
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, IQABENCH_CACHE=str(Path(tmp) / "cache"), PYTHONPATH=str(REPO))
+        dest = Path(tmp) / "out"           # the same output folder: its saved predictions are the cache
         for run in ("fresh", "cached"):
-            dest = Path(tmp) / run
             t0 = time.perf_counter()
             subprocess.run([sys.executable, "-m", "benchmark", "run", *args, "--out", str(dest)], env=env,
                            cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
