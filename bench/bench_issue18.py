@@ -15,7 +15,8 @@ Sections, each from the project's own bench scripts:
    workers (ratio of wall times).
 
 A summary table closes the run.  ``--fast`` is a smoke run of the same code on tiny inputs
-(quick preset, two methods, a few images; seconds to a minute): its numbers are not the targets'.
+(quick preset, two methods, about 100 images: a few minutes, mostly process start-up); its numbers
+are not the targets..
 Transfer rows: pass ``--weights ARCH=PATH`` (repeatable) and set ``TORCH_HOME`` as for the CLI.
 
     python bench/bench_issue18.py [--fast] [--skip speed,suite,memory,dask] [--weights alexnet=...]
