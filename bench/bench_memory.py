@@ -17,14 +17,12 @@ images per source photo, so ``--sizes 3 30 286`` goes from 105 to 10010 images.
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
-
 
 WRAPPER = """
 import resource, runpy, sys
