@@ -114,12 +114,12 @@ def timing(sizes: list[int], repeat: int) -> None:
 
 def _cnn_features(cache: Path):
     """MobileNetV2 features of the benchmark's ``cpu`` preset (what ``mobilenet_v2_svr`` uses on a CPU)."""
-    from benchmark.methods.deep_transfer import CPU_FEATURES
+    from benchmark.methods.deep_transfer import FEATURE_PRESETS
     from deep.features import CNNFeatures
 
     weights = SHARED / "weights" / "mobilenet_v2-b0353104.pth"
     return CNNFeatures(arch="mobilenet_v2", weights=str(weights), seed=0, device="cpu", cache_dir=cache,
-                       progress=False, **CPU_FEATURES)
+                       progress=False, **FEATURE_PRESETS["cpu"])
 
 
 def biq2021_check(features: list[str], n_splits: int) -> None:

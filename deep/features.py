@@ -45,6 +45,7 @@ cost a few per cent of the network's own forward throughput.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from typing import Any, Iterator, Sequence
 
@@ -66,6 +67,8 @@ __all__ = ["CNNFeatures", "FeatureNet", "TAPS", "default_tap", "feature_dim", "i
 
 #: bump when the features of an image change (2: crop corners drawn as prefix-stable pairs)
 CNN_FEATURES_VERSION = "2"
+#: images per Dask task when ``CNNFeatures(scheduler=...)`` runs on a cluster (a worker keeps its network)
+CLUSTER_CHUNK = 32
 TAPS = {
     "alexnet": ("fc6", "fc7", "conv5"),
     "vgg16": ("conv5", "fc6", "fc7"),
@@ -278,14 +281,16 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
     torchvision's download unless ``offline``; a path; a torchvision weights name; ``"random"``).
     ``offline=None`` follows ``IQABENCH_OFFLINE``.  ``tap=None``: :func:`default_tap`.
     ``batch_size`` counts crops per forward pass.  Rows of images that fail are NaN and
-    their reasons are in ``failures_`` (path -> reason).
+    their reasons are in ``failures_`` (path -> reason).  ``scheduler`` (a Dask address or
+    ``distributed.Client``) computes the uncached images on a cluster, :data:`CLUSTER_CHUNK` per task:
+    the same values as locally (the crops depend on each file's digest only).
     """
 
     def __init__(self, arch: str = "mobilenet_v2", weights: Any = "imagenet", tap: str | None = None,
                  n_crops: int = 25, crop_size: int | None = None, seed: int = 0, batch_size: int = 50,
                  device: str | None = None, cache_dir: Any = True, amp: bool = True,
                  upsample_small: bool = False, num_workers: int | None = None, progress: bool = False,
-                 offline: bool | None = None):
+                 offline: bool | None = None, scheduler: Any = None):
         self.arch = arch
         self.weights = weights
         self.tap = tap
@@ -300,6 +305,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         self.num_workers = num_workers
         self.progress = progress
         self.offline = offline
+        self.scheduler = scheduler
 
     # -- model -----------------------------------------------------------------------
     def _net(self) -> FeatureNet:
@@ -403,11 +409,25 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         return X_out
 
     def _compute(self, paths: list[str], digests: list[str]) -> Iterator[tuple[int, np.ndarray | None, str | None]]:
+        if self.scheduler is not None and paths:
+            yield from self._compute_on_cluster(paths, digests)
+            return
         net = self._net()
         yield from crop_outputs(net, paths, digests, n_crops=int(self.n_crops), size=self.size_, seed=int(self.seed),
                                 upsample_small=bool(self.upsample_small), batch_size=int(self.batch_size),
                                 device=self.device_, amp=bool(self.amp), num_workers=self.num_workers,
                                 progress=self.progress, desc=f"cnn-{self.arch}")
+
+    def _compute_on_cluster(self, paths: list[str], digests: list[str]):
+        """The same outputs computed on a Dask cluster (``scheduler``): one task per :data:`CLUSTER_CHUNK` images,
+        one network per worker process (built on the worker's first task); the cache is written here."""
+        from features.extraction import map_on_scheduler
+
+        local = type(self)(**{**self.get_params(deep=False), "scheduler": None, "cache_dir": None, "progress": False})
+        step = CLUSTER_CHUNK
+        tasks = [(local, paths[s:s + step], digests[s:s + step], s) for s in range(0, len(paths), step)]
+        for out in map_on_scheduler(_cluster_chunk, tasks, self.scheduler):
+            yield from out
 
     def __getstate__(self) -> dict:  # never pickle the network (joblib / clone of a fitted object)
         state = dict(self.__dict__)
@@ -419,3 +439,20 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         self.net_ = self.ident_ = None          # rebuilt for the new parameters
         return self
 
+
+_WORKER_NETS: dict[str, CNNFeatures] = {}
+_WORKER_LOCK = threading.Lock()      # a worker with several threads builds its network once (seeded init)
+
+
+def _cluster_chunk(task: tuple) -> list[tuple[int, np.ndarray | None, str | None]]:
+    """Dask task of :meth:`CNNFeatures._compute_on_cluster`: the outputs of one chunk of images
+    (indices offset to the caller's list), with the network kept per worker process and configuration."""
+    est, paths, digests, start = task
+    key = repr(sorted(est.get_params().items()))
+    with _WORKER_LOCK:
+        local = _WORKER_NETS.get(key)
+        if local is None:
+            _WORKER_NETS.clear()              # one configuration at a time per worker
+            local = _WORKER_NETS[key] = est
+            local._net()
+    return [(start + j, vec, err) for j, vec, err in local._compute(paths, digests)]

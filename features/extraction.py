@@ -46,6 +46,7 @@ __all__ = [
     "ExtractionResult",
     "ImageFeatures",
     "paths_of",
+    "map_on_scheduler",
 ]
 
 
@@ -216,6 +217,20 @@ def _dask_backend(scheduler: Any):
     finally:
         if client is not scheduler:
             client.close()
+
+
+def map_on_scheduler(func: Callable[[Any], Any], items: Sequence[Any], scheduler: Any) -> list[Any]:
+    """``[func(item) for item in items]`` run as one task per item on a Dask cluster, in order.
+
+    ``scheduler``: an address (``tcp://host:8786``) or a ``distributed.Client``; ``func`` and the
+    items are pickled to the workers, so files they name must be on storage every worker sees.
+    Used for work that is not one image at a time, e.g. :class:`deep.features.CNNFeatures`,
+    whose tasks are chunks of images sharing one network per worker process.
+    """
+    import joblib
+
+    with _dask_backend(scheduler):
+        return list(joblib.Parallel(n_jobs=-1)(joblib.delayed(func)(item) for item in items))
 
 
 def extract_features(paths: Sequence[str], extractor: Extractor | str, *,

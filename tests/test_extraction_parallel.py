@@ -58,3 +58,25 @@ def test_one_truncated_image_gives_a_nan_row_and_a_named_failure(files, serial, 
         assert list(res.failures) == [bad]
         assert "truncated" in res.failures[bad] or "unreadable" in res.failures[bad]
         assert res.ok.tolist() == [True, True, False, True, True, True]
+
+
+def test_cnn_features_on_a_local_cluster_equal_serial(files, tmp_path, monkeypatch):
+    """CNN features go through Dask too: chunks of images per task, the same rows, failures named, cache written."""
+    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("torchvision")
+    import deep.features as df
+
+    paths, bad = files
+    mixed = paths[:2] + [bad] + paths[2:]
+    params = dict(arch="mobilenet_v2", weights="random", n_crops=2, crop_size=32, batch_size=4)
+    serial = df.CNNFeatures(**params, cache_dir=None).fit(mixed).transform(mixed)
+    monkeypatch.setattr(df, "CLUSTER_CHUNK", 2)                 # several tasks for 6 images
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) \
+            as cluster, distributed.Client(cluster) as client:
+        feats = df.CNNFeatures(**params, cache_dir=tmp_path, scheduler=client).fit(mixed)
+        X = feats.transform(mixed)
+    np.testing.assert_allclose(X, serial, rtol=1e-6, atol=1e-6)
+    assert np.all(np.isnan(X[2])) and list(feats.failures_) == [bad]
+    again = df.CNNFeatures(**params, cache_dir=tmp_path).fit(mixed)
+    np.testing.assert_array_equal(again.transform(mixed)[[0, 1, 3, 4, 5]], X[[0, 1, 3, 4, 5]])
+    assert again.cache_hits_ == 5 and again.computed_ == 0

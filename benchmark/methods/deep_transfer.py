@@ -176,7 +176,7 @@ def _factory(spec: _Spec):
             from deep.features import CNNFeatures
 
             feats = CNNFeatures(arch=spec.arch, weights=path, tap=spec.layer, seed=0, device=ctx.device,
-                                batch_size=FEATURE_BATCH.get(spec.arch, 50),
+                                batch_size=FEATURE_BATCH.get(spec.arch, 50), scheduler=ctx.scheduler,
                                 cache_dir=ctx.cache_dir, progress=bool(ctx.progress), offline=True,
                                 **FEATURE_PRESETS[preset])
             return FeatureSVR(features=feats, kernel="rbf", quick=ctx.quick, n_jobs=ctx.n_jobs,
