@@ -29,15 +29,7 @@ def collate_patches(items: list[dict[str, Any]]) -> dict[str, Any]:
     out["image_index"] = torch.repeat_interleave(torch.arange(len(items)), out["counts"])
     if "ref" in items[0]:
         out["ref"] = torch.cat([it["ref"] for it in items])
-    if "target" in items[0]:
-        out["target"] = torch.stack([it["target"] for it in items])
-    if "extra" in items[0]:
-        out["extra"] = torch.stack([it["extra"] for it in items])
-    if "group" in items[0]:
-        out["group"] = torch.stack([it["group"] for it in items])
-    if errors:
-        out["errors"] = errors
-    return out
+    return _finish(out, items, errors)
 
 
 def collate_images(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -53,12 +45,14 @@ def collate_images(items: list[dict[str, Any]]) -> dict[str, Any]:
         "image": torch.stack(imgs) if same else imgs,
         "index": torch.tensor([it["index"] for it in items], dtype=torch.long),
     }
-    if "target" in items[0]:
-        out["target"] = torch.stack([it["target"] for it in items])
-    if "extra" in items[0]:
-        out["extra"] = torch.stack([it["extra"] for it in items])
-    if "group" in items[0]:
-        out["group"] = torch.stack([it["group"] for it in items])
+    return _finish(out, items, errors)
+
+
+def _finish(out: dict[str, Any], items: list[dict[str, Any]], errors: list) -> dict[str, Any]:
+    """Stack the per-item ``target``, ``extra`` and ``group`` tensors present; add ``errors``."""
+    for key in ("target", "extra", "group"):
+        if key in items[0]:
+            out[key] = torch.stack([it[key] for it in items])
     if errors:
         out["errors"] = errors
     return out
