@@ -14,7 +14,7 @@ number followed by ``(k)`` aggregates ``k`` splits, fewer or more than the capti
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -393,15 +393,17 @@ TID2013_GROUPS: dict[str, tuple[int, ...]] = {
 }
 
 
+def cell_matrix(values: pd.Series, rows: Sequence[Any], cols: Sequence[Any]) -> np.ndarray:
+    """``values`` indexed by unique ``(row, col)`` pairs as a ``len(rows) x len(cols)`` float matrix,
+    NaN where a pair has no value."""
+    full = pd.MultiIndex.from_product([list(rows), list(cols)])
+    return values.reindex(full).to_numpy(dtype=float).reshape(len(rows), len(cols))
+
+
 def group_srocc_table(group_scores: pd.DataFrame, *, title: str, caption: str = "",
                       method_order: Sequence[str] | None = None) -> Table:
     """Methods x groups from tidy rows ``method, label, group, column, value`` (e.g. TID2013 groups)."""
     methods, labels, groups = _method_rows(group_scores.drop_duplicates("method"), method_order)
     cols = list(dict.fromkeys(group_scores["column"]))
-    vals = np.full((len(methods), len(cols)), np.nan)
-    idx = group_scores.set_index(["method", "column"])["value"]
-    for i, m in enumerate(methods):
-        for j, c in enumerate(cols):
-            if (m, c) in idx.index:
-                vals[i, j] = idx.loc[(m, c)]
+    vals = cell_matrix(group_scores.set_index(["method", "column"])["value"], methods, cols)
     return Table(title, caption, labels, [(c, "") for c in cols], vals, groups)

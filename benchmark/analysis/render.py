@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..tables import Table, _method_rows
+from ..tables import Table, _method_rows, cell_matrix
 from . import significance as sig
 from .severity import MAX_STEP, SUBJECTIVE, severity_frame, severity_summary
 
@@ -145,12 +145,7 @@ def recognition_tables(metrics: pd.DataFrame, cfg: dict):
     labels_of = dict(zip(res.accuracy["method"], res.accuracy["label"]))
     order = [MAJORITY] + [fs.method for fs in sets if fs.method in labels_of]
     datasets = list(dict.fromkeys(acc["dataset"]))
-    vals = np.full((len(order), len(datasets)), np.nan)
-    idx = acc.set_index(["method", "dataset"])["accuracy"]
-    for i, m in enumerate(order):
-        for j, d in enumerate(datasets):
-            if (m, d) in idx.index:
-                vals[i, j] = idx.loc[(m, d)]
+    vals = cell_matrix(acc.set_index(["method", "dataset"])["accuracy"], order, datasets)
     n_types = {d: data[d][0]["dist_type"].nunique() for d in datasets}
     n_splits = res.accuracy.groupby("dataset")["split"].nunique().to_dict()
     tnotes = [f"{d}: {n_types[d]} distortion types, {n_splits[d]} split(s)." for d in datasets]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation import evaluate
-from ..tables import TID2013_GROUPS, Table, _method_rows, group_srocc_table
+from ..tables import TID2013_GROUPS, Table, _method_rows, cell_matrix, group_srocc_table
 
 __all__ = ["MIN_PLCC_N", "cross_per_distortion_tables", "tid2013_group_table"]
 
@@ -65,12 +65,8 @@ def cross_per_distortion_tables(results: list) -> list[tuple[str, Table, pd.Data
         methods, labels, groups = _method_rows(pd.DataFrame(meta).drop_duplicates("method"), None)
         keys = list(dict.fromkeys(frame["column"]))
         tcols = [(k, m) for m in ("SROCC", "PLCC") for k in keys]
-        vals = np.full((len(methods), len(tcols)), np.nan)
         idx = frame.set_index(["method", "column"])
-        for i, m in enumerate(methods):
-            for j, (k, metric) in enumerate(tcols):
-                if (m, k) in idx.index:
-                    vals[i, j] = idx.loc[(m, k), metric.lower()]
+        vals = np.hstack([cell_matrix(idx[metric.lower()], methods, keys) for metric in ("SROCC", "PLCC")])
         t = Table(f"Cross-dataset per distortion: train on {train}, test on {test}",
                   f"Trained on all images of {train}, tested on all images of {test}: SROCC and PLCC within each "
                   f"distortion type of {test}" + (f" that {train} also holds, on those {len(shared)} types together "
