@@ -397,6 +397,9 @@ class Registry(Generic[T]):
         """Within the block, ``entries`` replace any entry of the same name (``only=True``: they are
         the only entries, nothing is discovered); everything is restored afterwards.  For tests."""
         with self._lock:
+            # discover first, so that the state restored afterwards is complete: a built-in module
+            # imported for the first time inside the block registers once and would be lost with it
+            self.load()
             saved = (dict(self._entries), dict(self._origins), dict(self._lazy), dict(self._aliases),
                      dict(self._broken), self._builtins_loaded, self._ep_key, list(self._sources))
             if only:
@@ -408,8 +411,6 @@ class Registry(Generic[T]):
                 self._broken.clear()
                 self._builtins_loaded = True
                 self._ep_key = tuple(sys.path)
-            else:
-                self.load()
             where = _caller_origin()
             for e in entries:
                 self.unregister(getattr(e, "name"))
