@@ -31,8 +31,10 @@ least 384 px; upsampling would change the distortion being measured); pass
 ``upsample_small=True`` to scale the shorter side up to the crop size instead
 (bicubic, documented deviation).  Images are decoded one at a time (never the
 whole dataset in memory); crops of several images share a forward batch.  On CUDA
-the forward pass runs under autocast (bf16 where supported, else fp16) in
-``channels_last``; on CPU in float32.
+the forward pass runs under autocast (bf16 where supported, else fp16); on CPU in float32.
+Both run in ``channels_last`` (oneDNN's blocked kernels on a CPU: 2.66 s instead of 3.46 s for 25
+VGG16 crops, 0.38 s instead of 0.65 s for MobileNetV2, 2 threads; features move by ~5e-7
+relative against ``contiguous_format``, :data:`CNN_FEATURES_VERSION` 3).
 
 Every image's vector goes through the shared :class:`~features.cache.FeatureCache`
 (name ``cnn-{arch}-{tap}``; parameters: weights SHA-256 or ``random-seed{k}``,
@@ -65,8 +67,9 @@ from .backbones import (INPUT_SIZE, WeightsError, build_backbone, file_has_layer
 __all__ = ["CNNFeatures", "FeatureNet", "TAPS", "default_tap", "feature_dim", "image_crops", "crop_corners",
            "crop_outputs", "CNN_FEATURES_VERSION"]
 
-#: bump when the features of an image change (2: crop corners drawn as prefix-stable pairs)
-CNN_FEATURES_VERSION = "2"
+#: bump when the features of an image change (2: crop corners drawn as prefix-stable pairs;
+#: 3: channels_last on a CPU too, values move by ~5e-7 relative)
+CNN_FEATURES_VERSION = "3"
 #: images per Dask task when ``CNNFeatures(scheduler=...)`` runs on a cluster (a worker keeps its network)
 CLUSTER_CHUNK = 32
 TAPS = {
@@ -257,8 +260,7 @@ def _forward(net: nn.Module, dev: torch.device, pending: list[tuple[int, np.ndar
     outs = []
     for s in range(0, len(crops), step):
         x = normalize(crops[s:s + step].to(dev, non_blocking=True))
-        if dev.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
         with autocast(dev, amp):
             f = net(x)
         outs.append(f.float().reshape(len(x), -1).cpu())
@@ -319,9 +321,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
             tap = self._ident()[1]
             net = FeatureNet(backbone, arch, tap).eval()
             dev = select_device(self.device)
-            net = net.to(dev)
-            if dev.type == "cuda":
-                net = net.to(memory_format=torch.channels_last)
+            net = net.to(dev).to(memory_format=torch.channels_last)
             self.net_, self.device_ = net, dev
             self.weights_info_ = weights_info(backbone)
         return self.net_

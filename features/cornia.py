@@ -56,7 +56,8 @@ from .matlab import rgb2gray
 
 __all__ = ["CorniaFeatures", "sample_patches", "normalise_patches", "zca_whitening", "encode_patches"]
 
-VERSION = "3"          # 2: blocked float32 encoding (values move by ~1e-6); 3: own k-means codebook
+VERSION = "4"          # 2: blocked float32 encoding (values move by ~1e-6); 3: own k-means codebook;
+#                        4: k-means assignment screened in float32, near-ties decided by one float64 formula
 #: the benchmark row's metadata (:mod:`benchmark.methods.classical` builds the method from it)
 METADATA = {
     "name": "cornia", "label": "CORNIA",

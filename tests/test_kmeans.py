@@ -41,3 +41,39 @@ def test_kmeans_refills_empty_clusters_and_checks_k():
     assert len(np.unique(labels)) == 3                                # the outlier got its own centre
     with pytest.raises(ValueError, match="n_clusters"):
         kmeans(x, 200)
+
+
+def test_assignment_is_the_float64_nearest_centre_with_ties_to_the_lowest_index():
+    from features.kmeans import _assign
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3000, 49)) * rng.uniform(0.1, 20.0, size=(3000, 1))   # norms over two decades
+    c = x[rng.choice(3000, 300, replace=False)].copy()
+    c[7] = c[3]                                    # a duplicate centre: its rows go to index 3
+    x[:40] = c[3]                                  # rows exactly on it (distance 0, a tie)
+    brute = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1)
+    labels, dist = _assign(x, c)
+    best = brute.min(axis=1)
+    # every label is a float64 nearest centre (up to the last bits of the two formulas) ...
+    np.testing.assert_allclose(brute[np.arange(len(x)), labels], best, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(dist, best, rtol=1e-9, atol=1e-9)
+    # ... the duplicate's rows take the lower index, and rows far from a near-tie agree exactly
+    assert np.all(labels[:40] == 3) and not np.any(labels == 7)
+    srt = np.sort(brute, axis=1)
+    clear = (srt[:, 1] - srt[:, 0]) > 1e-6 * srt[:, 1]
+    np.testing.assert_array_equal(labels[clear], brute.argmin(axis=1)[clear])
+
+
+def test_assignment_decides_float32_ties_in_float64():
+    from features.kmeans import _assign
+
+    rng = np.random.default_rng(6)
+    c = rng.normal(size=(200, 49)) * 100.0          # centres far apart: a midpoint's nearest are its pair
+    a, b = np.arange(0, 200, 2), np.arange(1, 200, 2)
+    # each row a hair (1e-9 of the gap) nearer the higher-indexed centre of its pair: the two
+    # distances are equal in float32, not in float64
+    x = (c[a] + c[b]) / 2 + 1e-9 * (c[b] - c[a])
+    brute = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1).argmin(axis=1)
+    assert (brute == b).sum() >= 90                 # (a third centre may be nearer a few midpoints)
+    labels, _ = _assign(x, c)
+    np.testing.assert_array_equal(labels, brute)
