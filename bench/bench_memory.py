@@ -8,10 +8,14 @@ flat as the number of images grows (beyond the feature matrix, a few KB per imag
 The slope of peak RSS against the number of images (least squares over the sizes, MB per
 1000 images) is printed beside what the feature matrix itself needs (BRISQUE's 36 float64 per
 image: 0.29 MB per 1000 images, plus the records and per-split predictions); synth has 35
-images per source photo, so ``--sizes 3 30 286`` goes from 105 to 10010 images.
+images per source photo and at most 17 photos (595 images); beyond that ``--copies`` uses the
+``synth_copies`` plugin dataset (``bench/synth_copies_plugin.py``: synth generated with several
+noise seeds and sizes, 565 images per copy), e.g. ``--copies 2 9 18`` for 1130 to 10170 images.
+Feature extraction is fresh in every run (``--no-cache``); the generated images are kept in
+``$IQABENCH_CACHE``.
 
     python bench/bench_memory.py                       # synth with 3, 6 and 10 source photos
-    python bench/bench_memory.py --sizes 3 30 100 286  # up to 10010 images
+    python bench/bench_memory.py --copies 2 9 18       # 1130, 5085 and 10170 images
     python bench/bench_memory.py --data-root ../shared/data --datasets biq2021
 """
 from __future__ import annotations
@@ -47,6 +51,7 @@ def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
 
 
 IMAGES_PER_CONTENT = 35      # synth: 1 reference + 34 distorted versions per source photo
+COPY_IMAGES = 565            # synth_copies: images per copy (17 photos)
 
 
 def synth_memory(sizes: list[int], methods: list[str], repeats: int = 2) -> list[tuple[int, float, float]]:
@@ -62,6 +67,23 @@ def synth_memory(sizes: list[int], methods: list[str], repeats: int = 2) -> list
     return rows
 
 
+def copies_memory(copies: list[int], methods: list[str], repeats: int = 2) -> list[tuple[int, float, float]]:
+    """``(images, peak RSS MB, wall s)`` of a ``run --suite all --no-cache`` on ``synth_copies``."""
+    from pathlib import Path
+
+    plugin = str(Path(__file__).resolve().parent / "synth_copies_plugin.py")
+    base = [sys.executable, "-m", "benchmark", "run", "--suite", "all", "--no-progress", "--no-plots",
+            "--no-cross", "--no-cache", "--repeats", str(repeats), "--methods", *methods, "--plugin", plugin,
+            "--datasets", "synth_copies"]
+    rows = []
+    for n in sorted(copies):
+        with tempfile.TemporaryDirectory() as out:
+            mb, wall = peak_rss_mb(base + ["--dataset-option", f"synth_copies.copies={n}", "--out", out])
+        rows.append((n * COPY_IMAGES, mb, wall))
+        print(f"| synth_copies, {n} copies | {n * COPY_IMAGES} | {mb:.0f} | {wall:.1f} |", flush=True)
+    return rows
+
+
 def slope_mb_per_1000(rows: list[tuple[int, float, float]]) -> float:
     """Least-squares slope of peak RSS (MB) against images, per 1000 images."""
     n = np.array([r[0] for r in rows], dtype=float)
@@ -73,6 +95,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--methods", nargs="+", default=["brisque", "psnr"])
     ap.add_argument("--sizes", nargs="+", type=int, default=[3, 6, 10], help="synth source photos")
+    ap.add_argument("--copies", nargs="+", type=int, help="synth_copies copies (565 images each) instead of --sizes")
     ap.add_argument("--data-root")
     ap.add_argument("--datasets", nargs="+")
     a = ap.parse_args()
@@ -85,7 +108,7 @@ def main() -> None:
             mb, wall = peak_rss_mb(cmd)
             print(f"| {' '.join(a.datasets)} | - | {mb:.0f} | {wall:.1f} |")
         return
-    rows = synth_memory(a.sizes, a.methods)
+    rows = copies_memory(a.copies, a.methods) if a.copies else synth_memory(a.sizes, a.methods)
     print(f"\npeak RSS slope: {slope_mb_per_1000(rows):.1f} MB per 1000 images ({rows[0][0]} to {rows[-1][0]} "
           f"images; the 36-D float64 feature matrix alone: 0.29 MB per 1000)")
 

@@ -21,8 +21,8 @@ and 1.8.0, another with 1.9.1).  This learner uses NumPy only.  Its products run
 ``threads`` BLAS threads (:func:`features.determinism.limit_threads`); OpenBLAS splits a
 product by rows and columns, never along the summed dimension, so the codebook is the same
 with 1 and 2 threads (``tests/test_kmeans.py``).  Cost: about one float32 ``n x k x (d + 1)``
-product per iteration: for CORNIA's 100000 whitened patches, K = 10000, 1.5 CPU-s per iteration
-on one core of the 2-core development machine (10 iterations: 23.5 CPU-s against 51.7 CPU-s for
+product per iteration: for CORNIA's 100000 whitened patches, K = 10000, 1.3 CPU-s per iteration
+on one core of the 2-core development machine (10 iterations: 13.1 CPU-s against 46.6 CPU-s for
 the float64 products of CORNIA VERSION 3, measured back to back on the same patches; the new
 codebook's final inertia 1468825 against 1469055).
 """

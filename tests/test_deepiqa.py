@@ -212,3 +212,29 @@ def test_np32_random_test_patches_per_image_beside_all_grid_patches(tmp_path, mo
     shutil.copy(rec["image"].iloc[1], copy)
     moved = rec.iloc[[1]].assign(image=str(copy))
     assert m.predict(moved)[0] == np32[1]
+
+
+def test_np32_rows_reuse_the_training_run_of_their_all_patches_row(tmp_path):
+    """``deepiqa_*_np32``: the same network as the N_p = all row (its checkpoint, no second
+    training), predictions from 32 random patches per image."""
+    from benchmark.methods.base import RunContext, build_method, get_method_info
+
+    rec = _tiny_set(tmp_path, n_content=2, levels=(0, 2), size=64)
+    info = get_method_info("deepiqa_nr_patchwise_np32")
+    assert (info.kind, info.group, info.cpu_default, info.label) == ("NR", "NR deep", False, "DIQaM-NR (N_p = 32)")
+    work = tmp_path / "checkpoints"
+    base = build_method("deepiqa_nr_patchwise", RunContext(quick=True, device="cpu", seed=0,
+                                                           work_dir=work / "deepiqa_nr_patchwise" / "single" / "r00"))
+    np32 = build_method("deepiqa_nr_patchwise_np32",
+                        RunContext(quick=True, device="cpu", seed=0,
+                                   work_dir=work / "deepiqa_nr_patchwise_np32" / "single" / "r00"))
+    assert np32.n_predict_patches == 32 and base.n_predict_patches is None
+    assert np32.work_dir == base.work_dir                      # the base row's checkpoint folder
+    base.fit(rec)
+    np32.fit(rec)
+    assert base.train_result_.epochs_run >= 1
+    assert np32.train_result_.epochs_run == 0 and np32.train_result_.resumed_from is not None
+    for a, b in zip(base.model_.state_dict().values(), np32.model_.state_dict().values()):
+        assert torch.equal(a, b)
+    p_all, p32 = base.predict(rec), np32.predict(rec)
+    assert np.all(np.isfinite(p32)) and not np.allclose(p_all, p32)

@@ -16,8 +16,11 @@ score scale):
 ================================  =======================================================  ====
 
 deepIQA rows predict from every non-overlapping 32x32 patch of a test image (the paper's
-"complete set", reproducible); the papers' tables use ``N_p = 32`` random patches, which the
-model offers as ``DeepIQA(n_predict_patches=32)`` (a prediction-time setting).
+"complete set", reproducible); the papers' tables use ``N_p = 32`` random patches per image
+(Bosse et al. Sec. IV-A), ``DeepIQA(n_predict_patches=32)``, a prediction-time setting.  The rows
+``deepiqa_{nr,fr}_{patchwise,weighted}_np32`` test that way: they share the training run of
+their ``N_p = all`` row (its checkpoint folder; ``n_predict_patches`` is not part of the run key),
+so a run with both trains each network once.
 
 Presets (each model's ``PRESETS``, chosen by :func:`~benchmark.methods.base.deep_preset`): on a
 GPU each paper's recipe; without one the ``"cpu"`` preset, which trains until early stopping on
@@ -46,6 +49,8 @@ KIM = ("Kim, Zeng, Ghadiyaram, Lee, Zhang, Bovik, 'Deep convolutional neural mod
        "prediction', IEEE Signal Processing Magazine 2017, Sec. V (image-wise CNN)")
 YANG = ("Yang, Peltoketo, Kamarainen, 'CNN-based cross-dataset no-reference image quality assessment', "
         "ICCV Workshops 2019, Eq. 1-2 and Sec. 3.4")
+#: random test patches per image of the ``_np32`` rows (Bosse et al. Sec. IV-A: N_p = 32)
+NP_TEST = 32
 REFERENCE = "reimplemented in PyTorch from the paper (deepIQA: https://github.com/dmaniry/deepIQA)"
 _REQ = ("torch",)
 
@@ -66,6 +71,32 @@ def _deepiqa(weighted: bool, fr: bool, fusion: str = "concat3"):
         from deep.models.bosse import DeepIQA
 
         return DeepIQA(weighted=weighted, fr=fr, fusion=fusion, **_common(ctx))
+
+    return factory
+
+
+def _shared_work_dir(work_dir: Any, own: str, base: str) -> Any:
+    """The checkpoint folder of method ``base`` for the same plan and split: ``work_dir`` with the
+    path component ``own`` (the runner's ``checkpoints/<method>/<plan>/<split>``) replaced."""
+    if work_dir is None:
+        return None
+    from pathlib import Path
+
+    parts = list(Path(work_dir).parts)
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] == own:
+            parts[i] = base
+            return Path(*parts)
+    return work_dir
+
+
+def _deepiqa_np32(name: str, base: str, weighted: bool, fr: bool):
+    def factory(ctx: RunContext):
+        from deep.models.bosse import DeepIQA
+
+        kw = _common(ctx)
+        kw["work_dir"] = _shared_work_dir(ctx.work_dir, name, base)
+        return DeepIQA(weighted=weighted, fr=fr, n_predict_patches=NP_TEST, **kw)
 
     return factory
 
@@ -114,6 +145,15 @@ for _weighted in (False, True):
             "FR", "FR", f"{_short}-FR" + ("" if _fusion == "concat3" else f" ({_FUSION_TEXT[_fusion]})"), BOSSE,
             f"Siamese deepIQA on co-located reference/distorted patches, fusion {_FUSION_TEXT[_fusion]}"
             f"{' (the paper' + chr(39) + 's choice)' if _fusion == 'concat3' else ' (Table IV)'}, {_pool}", False))
+for _fr in (False, True):
+    for _weighted in (False, True):
+        _base = f"deepiqa_{'fr' if _fr else 'nr'}_{'weighted' if _weighted else 'patchwise'}"
+        _METHODS.append((
+            f"{_base}_np32", _deepiqa_np32(f"{_base}_np32", _base, _weighted, _fr), "FR" if _fr else "NR",
+            "FR" if _fr else "NR deep", f"{_POOLING[_weighted][0]}-{'FR' if _fr else 'NR'} (N_p = {NP_TEST})", BOSSE,
+            f"the network of {_base} (the same training run, its checkpoint reused) tested on N_p = {NP_TEST} "
+            f"random 32x32 patches per image (Sec. IV-A, the papers' tables) instead of every non-overlapping patch",
+            False))
 _METHODS += [
     ("kim_cnn", _kim, "NR", "NR deep", "Image-wise CNN (Kim)", KIM,
      "8 conv (3x3) + global average + FC-128 x2 + FC-1 (~0.4 M params), image-wise L2 loss (Eq. 3), flips", False),
