@@ -119,9 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="never download backbone weights (also IQABENCH_OFFLINE=1): use --weights or torch's cache")
     r.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     r.add_argument("--cpu-train", action="store_true",
-                   help="without a GPU, also train the CNNs left out of a CPU run by default (deepIQA/WaDIQaM "
-                        "NR and FR, Kim's and Yang's CNNs): each trains to early stopping, at least 10 CPU-minutes "
-                        "per split even on synth "
+                   help="without a GPU, also run the networks left out of a CPU run by default (deepIQA/WaDIQaM "
+                        "NR and FR, Kim's and Yang's CNNs, fine-tuned backbones, DeepBIQ, VGG16 features + SVR): "
+                        "each needs more than 10 CPU-minutes even on synth "
                         "(README: 'Trained CNNs on a CPU')")
     r.add_argument("--cache-dir", metavar="DIR", help="feature cache (default $IQABENCH_CACHE or ~/.cache/iqabench)")
     r.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")

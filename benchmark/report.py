@@ -244,9 +244,9 @@ def build_tables(metrics: pd.DataFrame, per_type: pd.DataFrame, deep_preset: str
         excluded = list(meta.get("cpu_excluded") or ())
         if excluded:
             labels = ", ".join(_info(m, meta).display if _info(m, meta) else m for m in excluded)
-            t.notes.append(f"Not in this CPU run: {labels} (too slow to converge on a few CPU cores); run "
-                           f"`--suite deep` on a GPU, or add `--cpu-train` (at least 10 CPU-minutes per split even "
-                           f"on synth; README: 'Trained CNNs on a CPU').")
+            t.notes.append(f"Not in this CPU run: {labels} (too slow on a few CPU cores: each needs more than "
+                           f"10 CPU-minutes even on synth); run `--suite deep` on a GPU, or add `--cpu-train` "
+                           f"(README: 'Trained CNNs on a CPU').")
         if meta:
             from .methods.deep_transfer import table_notes
 

@@ -163,8 +163,8 @@ class RunConfig:
         chosen = select_methods(self.suite, self.methods)
         excluded = cpu_excluded(self, chosen) if self.methods else []
         if excluded:
-            raise RunConfigError(f"--methods {' '.join(m.name for m in excluded)}: not trained on a CPU by default "
-                                 f"(at least 10 CPU-minutes per split even on synth); add --cpu-train, or run on a GPU")
+            raise RunConfigError(f"--methods {' '.join(m.name for m in excluded)}: not run on a CPU by default "
+                                 f"(more than 10 CPU-minutes even on synth); add --cpu-train, or run on a GPU")
 
 
 def _cuda_available(device: str | None) -> bool:

@@ -52,7 +52,7 @@ def _run_without_gpu(tmp_path, run):
     assert "psnr" not in set(res.metrics["method"]) and "ssim" in set(res.metrics["method"])
     text = (tmp_path / "a" / "tables.md").read_text()
     assert "Not in this CPU run: PSNR" in text and "--cpu-train" in text and "--suite deep` on a GPU" in text
-    with pytest.raises(ValueError, match="psnr: not trained on a CPU by default"):
+    with pytest.raises(ValueError, match="psnr: not run on a CPU by default"):
         run(RunConfig(suite="fr", datasets=["synth"], methods=["psnr"], device="cpu", out=str(tmp_path / "b")))
 
 
