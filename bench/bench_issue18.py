@@ -9,7 +9,7 @@ Sections, each from the project's own bench scripts:
    then again on the same cache and output folder (the cached re-run: features and the saved
    predictions of ``OUT/predictions`` are reused); wall seconds of both, their ratio, and the
    costliest methods from ``run.json``'s ``method_seconds``;
-3. ``bench_memory``: peak RSS of fresh suite runs on synth of growing size, slope in MB per
+3. ``bench_memory``: peak RSS of fresh suite runs on ``synth_copies`` (up to 10170 images), slope in MB per
    1000 images;
 4. ``bench_dask``: every extractor, CNN features included, on a ``LocalCluster`` with 1 and 2
    workers (ratio of wall times).
@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", default="", help="comma-separated sections to skip: speed,suite,memory,dask")
     ap.add_argument("--repeat", type=int, default=7, help="interleaved rounds of bench_speed (default 7)")
     ap.add_argument("--weights", action="append", default=[], metavar="ARCH=PATH")
-    ap.add_argument("--memory-sizes", type=int, nargs="+", default=[3, 30, 286],
-                    help="synth source photos per memory run (35 images each; 286: 10010 images)")
+    ap.add_argument("--memory-copies", type=int, nargs="+", default=[2, 9, 18],
+                    help="synth_copies copies per memory run (565 images each; 18: 10170 images)")
     ap.add_argument("--dask-images", type=int, default=24)
     a = ap.parse_args(argv)
     skip = {s.strip() for s in a.skip.split(",") if s.strip()}
@@ -115,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print("## Peak memory against dataset size (bench_memory)\n", flush=True)
         print("| run | images | peak RSS (MB) | wall (s) |\n|---|---:|---:|---:|")
-        rows = bench_memory.synth_memory([3, 4] if a.fast else a.memory_sizes,
-                                         ["brisque"] if a.fast else ["brisque", "psnr"])
+        if a.fast:
+            rows = bench_memory.synth_memory([3, 4], ["brisque"])
+        else:
+            rows = bench_memory.copies_memory(a.memory_copies, ["brisque", "psnr"])
         slope = bench_memory.slope_mb_per_1000(rows)
         print()
         summary.append((f"peak RSS slope, {rows[0][0]} to {rows[-1][0]} images", f"{slope:.1f} MB / 1000 images",
