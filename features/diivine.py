@@ -477,7 +477,7 @@ _R = _WIN.size // 2
 _C2 = (0.03 * 255.0) ** 2
 
 
-def _filter_full(x: np.ndarray) -> np.ndarray:
+def _filter_full(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``filter2(fspecial('gaussian', 11, 1.5), x)`` at every pixel (the border rows and columns
     are garbage: only ``[5:-5, 5:-5]``, MATLAB's ``'valid'`` part, is used), in ``x``'s precision.
 
@@ -485,8 +485,11 @@ def _filter_full(x: np.ndarray) -> np.ndarray:
     distance before weighting them; float64: MATLAB's tap order (:func:`filter2_valid_separable`).
     """
     if x.dtype == np.float32:
-        return cv2.sepFilter2D(x, cv2.CV_32F, _WIN32, _WIN32, borderType=cv2.BORDER_CONSTANT)
-    out = np.zeros_like(x)
+        return cv2.sepFilter2D(x, cv2.CV_32F, _WIN32, _WIN32, dst=out, borderType=cv2.BORDER_CONSTANT)
+    if out is None:
+        out = np.zeros_like(x)
+    else:
+        out.fill(0.0)
     out[_R:x.shape[0] - _R, _R:x.shape[1] - _R] = filter2_valid_separable(x, _WIN, _WIN)
     return out
 
@@ -500,15 +503,26 @@ class _CsPlane:
     are zero-mean, so ``E[x^2] - mu^2`` does not cancel, and the ``cs`` features move by
     less than 1e-6 relative to float64); the mean of the ``cs`` map is accumulated in float64.
     The arrays are full size; only their ``'valid'`` part ``[5:-5, 5:-5]`` is meaningful.
+
+    ``buffer``: the name of a per-thread work array (:func:`~features._scratch.scratch`) to
+    hold the three planes instead of fresh arrays (the planes are valid until the next plane
+    of that name is made on this thread); fresh memory costs page faults, several thousand per
+    image in :func:`extract`.
     """
 
     __slots__ = ("x", "mu", "var")
 
-    def __init__(self, x: np.ndarray, dtype: type = np.float64):
-        self.x = np.ascontiguousarray(x, dtype=dtype)
-        self.mu = _filter_full(self.x)
-        sq = cv2.multiply(self.x, self.x, dst=scratch(f"diivine_sq{self.x.dtype}", self.x.shape, self.x.dtype))
-        self.var = _filter_full(sq)
+    def __init__(self, x: np.ndarray, dtype: type = np.float64, buffer: str | None = None):
+        dtype = np.dtype(dtype)
+        if buffer is None:
+            self.x = np.ascontiguousarray(x, dtype=dtype)
+            self.mu = self.var = None
+        else:
+            self.x, self.mu, self.var = scratch(buffer, (3,) + x.shape, dtype)
+            np.copyto(self.x, x, casting="same_kind")                     # the same rounding as astype
+        self.mu = _filter_full(self.x, self.mu)
+        sq = cv2.multiply(self.x, self.x, dst=scratch(f"diivine_sq{dtype}", self.x.shape, dtype))
+        self.var = _filter_full(sq, self.var)
         self.var -= cv2.multiply(self.mu, self.mu, dst=sq)
 
 
@@ -516,7 +530,7 @@ def _cs_pair(a: _CsPlane, b: _CsPlane, c2: float = _C2) -> float:
     """``mean((2 s_ab + C2) / (s_a^2 + s_b^2 + C2))`` from cached planes (``ssim_index_new``'s ``mcs``)."""
     dt = a.x.dtype
     prod = cv2.multiply(a.x, b.x, dst=scratch(f"diivine_sq{dt}", a.x.shape, dt))
-    s_ab = _filter_full(prod)
+    s_ab = _filter_full(prod, scratch(f"diivine_sab{dt}", a.x.shape, dt))
     mu_ab = cv2.multiply(a.mu, b.mu, dst=prod)
     num = cv2.addWeighted(s_ab, 2.0, mu_ab, -2.0, c2, dst=s_ab)           # 2 s_ab + C2
     den = cv2.addWeighted(a.var, 1.0, b.var, 1.0, c2, dst=prod)           # s_a^2 + s_b^2 + C2
@@ -669,7 +683,7 @@ def extract(image: np.ndarray) -> np.ndarray:
         last_mu = (totals[o] + totals[o + N_ORIENT]) / (pair[0].size + pair[1].size)
         f.append(_shape_from(*_dev_sums(pair, last_mu)))
     f.append(_shape_from(*_dev_sums(flat, last_mu)))                          # f31 (the release's mu)
-    hp_plane = _CsPlane(hp, CS_DTYPE)
+    hp_plane = _CsPlane(hp, CS_DTYPE, "diivine_cs_hp")
     for s in range(N_SCALES):                                                  # f32-f43
         for o in range(N_ORIENT):
             b = bands[s][o]
@@ -679,13 +693,13 @@ def extract(image: np.ndarray) -> np.ndarray:
                 up = coarse_up[o]                                      # imresize(b, 2) == imresize(b, hp.shape)
             else:
                 up = imresize(b, hp.shape, method="bicubic")
-            f.append(_cs_pair(_CsPlane(up, CS_DTYPE), hp_plane))
+            f.append(_cs_pair(_CsPlane(up, CS_DTYPE, "diivine_cs_band"), hp_plane))
     try:
         for o in range(N_ORIENT):                                              # f44-f73
             f += spatial_correlation_features(sub[o]).tolist()
     except ValueError as exc:
         raise ImageError(None, f"DIIVINE spatial correlation failed: {exc}") from None
-    planes = [_CsPlane(sub[o], CS_DTYPE) for o in range(N_ORIENT)]
+    planes = [_CsPlane(sub[o], CS_DTYPE, f"diivine_cs_sub{o}") for o in range(N_ORIENT)]
     for i, j in combinations(range(N_ORIENT), 2):                              # f74-f88
         f.append(_cs_pair(planes[i], planes[j]))
     out = np.asarray(f, dtype=np.float64)
