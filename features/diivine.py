@@ -535,7 +535,18 @@ def _cs_pair(a: _CsPlane, b: _CsPlane, c2: float = _C2) -> float:
     num = cv2.addWeighted(s_ab, 2.0, mu_ab, -2.0, c2, dst=s_ab)           # 2 s_ab + C2
     den = cv2.addWeighted(a.var, 1.0, b.var, 1.0, c2, dst=prod)           # s_a^2 + s_b^2 + C2
     cs = cv2.divide(num, den, dst=num)[_R:num.shape[0] - _R, _R:num.shape[1] - _R]
-    return cv2.sumElems(cs)[0] / cs.size                                  # float64 accumulation
+    return _mean_f32(cs)
+
+
+def _mean_f32(x: np.ndarray) -> float:
+    """Mean of a float32 plane accumulated in float64, the same wherever the plane lies in memory.
+
+    Column sums down the rows (each a sequence of float64 additions in row order, whatever the
+    vector lanes), then their sum.  ``cv2.sumElems`` of float32 data is not: its result depends
+    on the address's alignment (~1e-16 relative), so it varied between runs of one image.
+    """
+    cols = cv2.reduce(x, 0, cv2.REDUCE_SUM, dtype=cv2.CV_64F)
+    return float(cols.sum()) / x.size
 
 
 def ssim_cs(a: np.ndarray, b: np.ndarray, k2: float = 0.03, dynamic_range: float = 255.0,
@@ -549,15 +560,32 @@ def ssim_cs(a: np.ndarray, b: np.ndarray, k2: float = 0.03, dynamic_range: float
 
 
 # ------------------------------------------------------------------- spatial correlation
-def _lag_products(q: np.ndarray, dy: int, dx: int) -> float:
+def _exact_dot32(a: np.ndarray, b: np.ndarray, chunk: int) -> int:
+    """``sum a * b`` of two float32 vectors of small integers, exactly: the products are summed
+    in float32 over chunks of ``chunk`` elements (one batched BLAS call) and the chunks'
+    sums in Python integers.  Exact when ``chunk * max|a b| <= 2^24``: every partial sum of a
+    chunk, in whatever order BLAS adds, is then an integer that float32 represents."""
+    m = a.size // chunk
+    whole = m * chunk
+    total = 0
+    if m:
+        part = np.matmul(a[:whole].reshape(m, 1, chunk), b[:whole].reshape(m, chunk, 1))
+        total = int(part.sum(dtype=np.float64))                     # < 2^53: exact
+    if whole < a.size:
+        total += int(np.dot(a[whole:], b[whole:]))
+    return total
+
+
+def _lag_products(q: np.ndarray, dy: int, dx: int, q32: np.ndarray | None = None, chunk: int = 0) -> float:
     """``sum q[r, c] * q[r + dy, c + dx]`` over the pairs inside the array (``dy >= 0``).
 
     One dot product of the flattened array with itself shifted by ``dy * W + dx``, minus the
     pairs that wrap from one row into the next.  ``q`` holds small integers, so every partial
-    sum is an integer below 2^53 and the result is exact in any summation order.
+    sum is an integer below 2^53 and the result is exact in any summation order.  With
+    ``q32`` (``q`` in float32) and ``chunk``, the long dot product reads the float32 copy
+    (half the memory traffic) and is summed exactly by :func:`_exact_dot32`.
     """
     H, W = q.shape
-    flat = q.ravel()
     k = dy * W + dx
     if dx >= 0:
         lo, hi = 0, (H - dy) * W - dx
@@ -565,7 +593,12 @@ def _lag_products(q: np.ndarray, dy: int, dx: int) -> float:
     else:
         lo, hi = -dx, (H - dy) * W
         wrap_a, wrap_b = q[1:H - dy, :-dx], q[dy:H - 1, W + dx:]
-    total = float(np.dot(flat[lo:hi], flat[lo + k:hi + k]))
+    if q32 is not None:
+        flat32 = q32.ravel()
+        total = float(_exact_dot32(flat32[lo:hi], flat32[lo + k:hi + k], chunk))
+    else:
+        flat = q.ravel()
+        total = float(np.dot(flat[lo:hi], flat[lo + k:hi + k]))
     if wrap_a.size:
         total -= float(np.einsum("ij,ij->", wrap_a, wrap_b))
     return total
@@ -604,6 +637,12 @@ def spatial_correlation(band: np.ndarray, distances: tuple[int, ...] = DISTANCES
     np.clip(q, 0, nbins - 1, out=q)                          # bin indices 0 .. nbins-1 (exact)
     H, W = q.shape
     isum, isq = cv2.integral2(q, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
+    # The lag products are summed on the bin indices centred at h (|q - h| <= nbins / 2), in
+    # float32 chunks small enough to be exact: sum q_a q_b = sum c_a c_b + h T - h^2 n.
+    h = nbins // 2
+    chunk = (1 << 24) // max(1, max(h, nbins - 1 - h)) ** 2
+    q -= h
+    q32 = q.astype(np.float32) if chunk >= 1024 else None
     out = []
     for d in distances:
         n = s = t = sq = 0
@@ -613,9 +652,11 @@ def spatial_correlation(band: np.ndarray, distances: tuple[int, ...] = DISTANCES
                 continue
             a = (0, H - dy, max(0, -dx), W - max(0, dx))           # first members' window
             b = (dy, H, max(0, dx), W - max(0, -dx))               # second members'
-            n += (H - dy) * (W - abs(dx))
-            s += round(_lag_products(q, dy, dx))
-            t += round(_window_sum(isum, *a) + _window_sum(isum, *b))
+            tt = round(_window_sum(isum, *a) + _window_sum(isum, *b))
+            nn = (H - dy) * (W - abs(dx))
+            s += round(_lag_products(q, dy, dx, q32, chunk)) + h * tt - h * h * nn
+            n += nn
+            t += tt
             sq += round(_window_sum(isq, *a) + _window_sum(isq, *b))
         if n == 0:
             raise ValueError(f"spatial_correlation: no pixel pairs at distance {d} in a {H}x{W} band")
@@ -711,8 +752,10 @@ def extract(image: np.ndarray) -> np.ndarray:
 
 # 2: the SSIM cs features (f32-f43, f74-f88) filtered in float32 (moved < 3e-8 relative);
 # 3: real-FFT pyramid, regrouped normalisation products, exact-integer spatial correlation and
-#    OpenCV's symmetric float32 Gaussian (see the module docstring for what moved)
-VERSION = "3"
+#    OpenCV's symmetric float32 Gaussian (see the module docstring for what moved);
+# 4: the mean of each cs map summed by columns in float64 (cv2.sumElems of float32 depended on
+#    the data's alignment, so the cs features varied between runs): cs moved < 4e-16 relative
+VERSION = "4"
 
 register_extractor(
     "diivine",
