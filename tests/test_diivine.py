@@ -214,6 +214,17 @@ def test_spatial_correlation_against_brute_force():
     np.testing.assert_allclose(got, want, rtol=1e-10)
 
 
+def test_exact_float32_dot_at_the_worst_case():
+    # centred bin indices of 100 bins lie in [-50, 49]: products up to 2500, chunks of 6710
+    rng = np.random.default_rng(4)
+    a = rng.choice([-50, 49, 50 - 1, -49], size=100_003).astype(np.float32)
+    a[:20_000] = -50                                     # a long run of maximal products
+    b = np.roll(a, 7)
+    chunk = (1 << 24) // 50 ** 2
+    assert D._exact_dot32(a, b, chunk) == int(np.dot(a.astype(np.int64), b.astype(np.int64)))
+    assert D._exact_dot32(a, a, chunk) == int(np.dot(a.astype(np.int64), a.astype(np.int64)))
+
+
 def test_spatial_correlation_checkerboard():
     # (r + c) % 2: odd offsets flip the value horizontally/vertically, keep it diagonally
     r, c = np.mgrid[0:40, 0:40]
