@@ -503,6 +503,10 @@ def _filter_full(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+#: larger SSIM-cs planes are not kept in per-thread work arrays between images (see :class:`_CsPlane`)
+_CS_SCRATCH_MAX_PIXELS = 1 << 20
+
+
 class _CsPlane:
     """A plane's local mean and local variance under the SSIM window, computed once and
     reused for every pair the plane is in (DIIVINE pairs the high-pass residual with 12
@@ -516,14 +520,16 @@ class _CsPlane:
     ``buffer``: the name of a per-thread work array (:func:`~features._scratch.scratch`) to
     hold the three planes instead of fresh arrays (the planes are valid until the next plane
     of that name is made on this thread); fresh memory costs page faults, several thousand per
-    image in :func:`extract`.
+    image in :func:`extract`.  The work arrays are kept for the next image, so planes of more
+    than :data:`_CS_SCRATCH_MAX_PIXELS` get fresh arrays (at most 27 planes of 4 MiB held per
+    thread; 21 MB for a 512 x 384 image).
     """
 
     __slots__ = ("x", "mu", "var")
 
     def __init__(self, x: np.ndarray, dtype: type = np.float64, buffer: str | None = None):
         dtype = np.dtype(dtype)
-        if buffer is None:
+        if buffer is None or x.size > _CS_SCRATCH_MAX_PIXELS:
             self.x = np.ascontiguousarray(x, dtype=dtype)
             self.mu = self.var = None
         else:
@@ -539,7 +545,7 @@ def _cs_pair(a: _CsPlane, b: _CsPlane, c2: float = _C2) -> float:
     """``mean((2 s_ab + C2) / (s_a^2 + s_b^2 + C2))`` from cached planes (``ssim_index_new``'s ``mcs``)."""
     dt = a.x.dtype
     prod = cv2.multiply(a.x, b.x, dst=scratch(f"diivine_sq{dt}", a.x.shape, dt))
-    s_ab = _filter_full(prod, scratch(f"diivine_sab{dt}", a.x.shape, dt))
+    s_ab = _filter_full(prod, scratch(f"diivine_sab{dt}", a.x.shape, dt) if a.x.size <= _CS_SCRATCH_MAX_PIXELS else None)
     mu_ab = cv2.multiply(a.mu, b.mu, dst=prod)
     num = cv2.addWeighted(s_ab, 2.0, mu_ab, -2.0, c2, dst=s_ab)           # 2 s_ab + C2
     den = cv2.addWeighted(a.var, 1.0, b.var, 1.0, c2, dst=prod)           # s_a^2 + s_b^2 + C2
