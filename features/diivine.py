@@ -52,7 +52,9 @@ Feature order (``divine_feature_extract.m``):
   power first) and the squared fitting error;
 * f74-f88: ``cs`` between every pair of finest-scale normalised orientation bands.
 
-Speed (``bench/bench_speed.py``; about 0.18 s per 512 x 384 image on one core):
+Speed (``bench/bench_speed.py --clock cpu``; about 0.13 s per 512 x 384 image on one core at
+load average 2 on the 2-core development machine; profile: normalisation 45 %, the 27 ``cs``
+features 25 %, pyramid 11 %, spatial correlation 7 %, bicubic upsampling 4 %):
 
 * the pyramid's masks are cached per image size, recast for real transforms: each band is one
   ``irfft2`` of a half spectrum (:func:`_half_masks`), equal to the complex transform up to
@@ -60,14 +62,21 @@ Speed (``bench/bench_speed.py``; about 0.18 s per 512 x 384 image on one core):
 * the divisive normalisation fills the neighbourhood vectors of all six bands of a scale
   block by block (4096 pixels) into one cached buffer: per band one product of its parent
   and 3 x 3 shifts against all rows, the centres of the scale against each other once (they
-  are shared), then ``z`` per block with the duplicate row left out;
+  are shared), then ``z`` per block with the duplicate row left out (the matrix products run
+  at 35-45 GFLOP/s on one core: this step is bound by its ~400 MFLOP per image);
 * ``rho(d)`` of the spatial correlation is computed from exact integer sums of the bin
-  indices (one dot product per offset), which equals the 100 x 100 joint-histogram formula;
-* each plane's SSIM mean and variance are filtered once for all its pairs.
+  indices (one dot product per offset, read as float32 and summed in chunks small enough to
+  stay exact), which equals the 100 x 100 joint-histogram formula;
+* each plane's SSIM mean and variance are filtered once for all its pairs, into per-thread
+  work arrays (fresh arrays cost ~3700 page faults per image).
 
 Version 3 moved the features by rounding only: the variances f1-f12 by < 2e-11 relative, the
 GGD shapes not at all, the spatial-correlation fits by < 3e-14, the ``cs`` features by
-< 2e-9 (the symmetric float32 filter), on the 17 test images of the speed work.
+< 2e-9 (the symmetric float32 filter), on the 17 test images of the speed work.  Version 4
+sums each ``cs`` map by float64 column sums (:func:`_mean_f32`; ``cv2.sumElems`` of float32
+data depends on the data's alignment, so the ``cs`` features varied between runs by 1 ulp):
+the ``cs`` features moved by < 4e-16 relative, nothing else moved (the 21 synth golden images
+and the 10 TID2013 calibration images).
 """
 from __future__ import annotations
 
@@ -477,7 +486,7 @@ _R = _WIN.size // 2
 _C2 = (0.03 * 255.0) ** 2
 
 
-def _filter_full(x: np.ndarray) -> np.ndarray:
+def _filter_full(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``filter2(fspecial('gaussian', 11, 1.5), x)`` at every pixel (the border rows and columns
     are garbage: only ``[5:-5, 5:-5]``, MATLAB's ``'valid'`` part, is used), in ``x``'s precision.
 
@@ -485,10 +494,17 @@ def _filter_full(x: np.ndarray) -> np.ndarray:
     distance before weighting them; float64: MATLAB's tap order (:func:`filter2_valid_separable`).
     """
     if x.dtype == np.float32:
-        return cv2.sepFilter2D(x, cv2.CV_32F, _WIN32, _WIN32, borderType=cv2.BORDER_CONSTANT)
-    out = np.zeros_like(x)
+        return cv2.sepFilter2D(x, cv2.CV_32F, _WIN32, _WIN32, dst=out, borderType=cv2.BORDER_CONSTANT)
+    if out is None:
+        out = np.zeros_like(x)
+    else:
+        out.fill(0.0)
     out[_R:x.shape[0] - _R, _R:x.shape[1] - _R] = filter2_valid_separable(x, _WIN, _WIN)
     return out
+
+
+#: larger SSIM-cs planes are not kept in per-thread work arrays between images (see :class:`_CsPlane`)
+_CS_SCRATCH_MAX_PIXELS = 1 << 20
 
 
 class _CsPlane:
@@ -500,15 +516,28 @@ class _CsPlane:
     are zero-mean, so ``E[x^2] - mu^2`` does not cancel, and the ``cs`` features move by
     less than 1e-6 relative to float64); the mean of the ``cs`` map is accumulated in float64.
     The arrays are full size; only their ``'valid'`` part ``[5:-5, 5:-5]`` is meaningful.
+
+    ``buffer``: the name of a per-thread work array (:func:`~features._scratch.scratch`) to
+    hold the three planes instead of fresh arrays (the planes are valid until the next plane
+    of that name is made on this thread); fresh memory costs page faults, several thousand per
+    image in :func:`extract`.  The work arrays are kept for the next image, so planes of more
+    than :data:`_CS_SCRATCH_MAX_PIXELS` get fresh arrays (at most 27 planes of 4 MiB held per
+    thread; 21 MB for a 512 x 384 image).
     """
 
     __slots__ = ("x", "mu", "var")
 
-    def __init__(self, x: np.ndarray, dtype: type = np.float64):
-        self.x = np.ascontiguousarray(x, dtype=dtype)
-        self.mu = _filter_full(self.x)
-        sq = cv2.multiply(self.x, self.x, dst=scratch(f"diivine_sq{self.x.dtype}", self.x.shape, self.x.dtype))
-        self.var = _filter_full(sq)
+    def __init__(self, x: np.ndarray, dtype: type = np.float64, buffer: str | None = None):
+        dtype = np.dtype(dtype)
+        if buffer is None or x.size > _CS_SCRATCH_MAX_PIXELS:
+            self.x = np.ascontiguousarray(x, dtype=dtype)
+            self.mu = self.var = None
+        else:
+            self.x, self.mu, self.var = scratch(buffer, (3,) + x.shape, dtype)
+            np.copyto(self.x, x, casting="same_kind")                     # the same rounding as astype
+        self.mu = _filter_full(self.x, self.mu)
+        sq = cv2.multiply(self.x, self.x, dst=scratch(f"diivine_sq{dtype}", self.x.shape, dtype))
+        self.var = _filter_full(sq, self.var)
         self.var -= cv2.multiply(self.mu, self.mu, dst=sq)
 
 
@@ -516,12 +545,23 @@ def _cs_pair(a: _CsPlane, b: _CsPlane, c2: float = _C2) -> float:
     """``mean((2 s_ab + C2) / (s_a^2 + s_b^2 + C2))`` from cached planes (``ssim_index_new``'s ``mcs``)."""
     dt = a.x.dtype
     prod = cv2.multiply(a.x, b.x, dst=scratch(f"diivine_sq{dt}", a.x.shape, dt))
-    s_ab = _filter_full(prod)
+    s_ab = _filter_full(prod, scratch(f"diivine_sab{dt}", a.x.shape, dt) if a.x.size <= _CS_SCRATCH_MAX_PIXELS else None)
     mu_ab = cv2.multiply(a.mu, b.mu, dst=prod)
     num = cv2.addWeighted(s_ab, 2.0, mu_ab, -2.0, c2, dst=s_ab)           # 2 s_ab + C2
     den = cv2.addWeighted(a.var, 1.0, b.var, 1.0, c2, dst=prod)           # s_a^2 + s_b^2 + C2
     cs = cv2.divide(num, den, dst=num)[_R:num.shape[0] - _R, _R:num.shape[1] - _R]
-    return cv2.sumElems(cs)[0] / cs.size                                  # float64 accumulation
+    return _mean_f32(cs)
+
+
+def _mean_f32(x: np.ndarray) -> float:
+    """Mean of a float32 plane accumulated in float64, the same wherever the plane lies in memory.
+
+    Column sums down the rows (each a sequence of float64 additions in row order, whatever the
+    vector lanes), then their sum.  ``cv2.sumElems`` of float32 data is not: its result depends
+    on the address's alignment (~1e-16 relative), so it varied between runs of one image.
+    """
+    cols = cv2.reduce(x, 0, cv2.REDUCE_SUM, dtype=cv2.CV_64F)
+    return float(cols.sum()) / x.size
 
 
 def ssim_cs(a: np.ndarray, b: np.ndarray, k2: float = 0.03, dynamic_range: float = 255.0,
@@ -535,15 +575,32 @@ def ssim_cs(a: np.ndarray, b: np.ndarray, k2: float = 0.03, dynamic_range: float
 
 
 # ------------------------------------------------------------------- spatial correlation
-def _lag_products(q: np.ndarray, dy: int, dx: int) -> float:
+def _exact_dot32(a: np.ndarray, b: np.ndarray, chunk: int) -> int:
+    """``sum a * b`` of two float32 vectors of small integers, exactly: the products are summed
+    in float32 over chunks of ``chunk`` elements (one batched BLAS call) and the chunks'
+    sums in Python integers.  Exact when ``chunk * max|a b| <= 2^24``: every partial sum of a
+    chunk, in whatever order BLAS adds, is then an integer that float32 represents."""
+    m = a.size // chunk
+    whole = m * chunk
+    total = 0
+    if m:
+        part = np.matmul(a[:whole].reshape(m, 1, chunk), b[:whole].reshape(m, chunk, 1))
+        total = int(part.sum(dtype=np.float64))                     # < 2^53: exact
+    if whole < a.size:
+        total += int(np.dot(a[whole:], b[whole:]))
+    return total
+
+
+def _lag_products(q: np.ndarray, dy: int, dx: int, q32: np.ndarray | None = None, chunk: int = 0) -> float:
     """``sum q[r, c] * q[r + dy, c + dx]`` over the pairs inside the array (``dy >= 0``).
 
     One dot product of the flattened array with itself shifted by ``dy * W + dx``, minus the
     pairs that wrap from one row into the next.  ``q`` holds small integers, so every partial
-    sum is an integer below 2^53 and the result is exact in any summation order.
+    sum is an integer below 2^53 and the result is exact in any summation order.  With
+    ``q32`` (``q`` in float32) and ``chunk``, the long dot product reads the float32 copy
+    (half the memory traffic) and is summed exactly by :func:`_exact_dot32`.
     """
     H, W = q.shape
-    flat = q.ravel()
     k = dy * W + dx
     if dx >= 0:
         lo, hi = 0, (H - dy) * W - dx
@@ -551,7 +608,12 @@ def _lag_products(q: np.ndarray, dy: int, dx: int) -> float:
     else:
         lo, hi = -dx, (H - dy) * W
         wrap_a, wrap_b = q[1:H - dy, :-dx], q[dy:H - 1, W + dx:]
-    total = float(np.dot(flat[lo:hi], flat[lo + k:hi + k]))
+    if q32 is not None:
+        flat32 = q32.ravel()
+        total = float(_exact_dot32(flat32[lo:hi], flat32[lo + k:hi + k], chunk))
+    else:
+        flat = q.ravel()
+        total = float(np.dot(flat[lo:hi], flat[lo + k:hi + k]))
     if wrap_a.size:
         total -= float(np.einsum("ij,ij->", wrap_a, wrap_b))
     return total
@@ -590,6 +652,12 @@ def spatial_correlation(band: np.ndarray, distances: tuple[int, ...] = DISTANCES
     np.clip(q, 0, nbins - 1, out=q)                          # bin indices 0 .. nbins-1 (exact)
     H, W = q.shape
     isum, isq = cv2.integral2(q, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
+    # The lag products are summed on the bin indices centred at h (|q - h| <= nbins / 2), in
+    # float32 chunks small enough to be exact: sum q_a q_b = sum c_a c_b + h T - h^2 n.
+    h = nbins // 2
+    chunk = (1 << 24) // max(1, max(h, nbins - 1 - h)) ** 2
+    q -= h
+    q32 = q.astype(np.float32) if chunk >= 1024 else None
     out = []
     for d in distances:
         n = s = t = sq = 0
@@ -599,9 +667,11 @@ def spatial_correlation(band: np.ndarray, distances: tuple[int, ...] = DISTANCES
                 continue
             a = (0, H - dy, max(0, -dx), W - max(0, dx))           # first members' window
             b = (dy, H, max(0, dx), W - max(0, -dx))               # second members'
-            n += (H - dy) * (W - abs(dx))
-            s += round(_lag_products(q, dy, dx))
-            t += round(_window_sum(isum, *a) + _window_sum(isum, *b))
+            tt = round(_window_sum(isum, *a) + _window_sum(isum, *b))
+            nn = (H - dy) * (W - abs(dx))
+            s += round(_lag_products(q, dy, dx, q32, chunk)) + h * tt - h * h * nn
+            n += nn
+            t += tt
             sq += round(_window_sum(isq, *a) + _window_sum(isq, *b))
         if n == 0:
             raise ValueError(f"spatial_correlation: no pixel pairs at distance {d} in a {H}x{W} band")
@@ -669,7 +739,7 @@ def extract(image: np.ndarray) -> np.ndarray:
         last_mu = (totals[o] + totals[o + N_ORIENT]) / (pair[0].size + pair[1].size)
         f.append(_shape_from(*_dev_sums(pair, last_mu)))
     f.append(_shape_from(*_dev_sums(flat, last_mu)))                          # f31 (the release's mu)
-    hp_plane = _CsPlane(hp, CS_DTYPE)
+    hp_plane = _CsPlane(hp, CS_DTYPE, "diivine_cs_hp")
     for s in range(N_SCALES):                                                  # f32-f43
         for o in range(N_ORIENT):
             b = bands[s][o]
@@ -679,13 +749,13 @@ def extract(image: np.ndarray) -> np.ndarray:
                 up = coarse_up[o]                                      # imresize(b, 2) == imresize(b, hp.shape)
             else:
                 up = imresize(b, hp.shape, method="bicubic")
-            f.append(_cs_pair(_CsPlane(up, CS_DTYPE), hp_plane))
+            f.append(_cs_pair(_CsPlane(up, CS_DTYPE, "diivine_cs_band"), hp_plane))
     try:
         for o in range(N_ORIENT):                                              # f44-f73
             f += spatial_correlation_features(sub[o]).tolist()
     except ValueError as exc:
         raise ImageError(None, f"DIIVINE spatial correlation failed: {exc}") from None
-    planes = [_CsPlane(sub[o], CS_DTYPE) for o in range(N_ORIENT)]
+    planes = [_CsPlane(sub[o], CS_DTYPE, f"diivine_cs_sub{o}") for o in range(N_ORIENT)]
     for i, j in combinations(range(N_ORIENT), 2):                              # f74-f88
         f.append(_cs_pair(planes[i], planes[j]))
     out = np.asarray(f, dtype=np.float64)
@@ -697,8 +767,10 @@ def extract(image: np.ndarray) -> np.ndarray:
 
 # 2: the SSIM cs features (f32-f43, f74-f88) filtered in float32 (moved < 3e-8 relative);
 # 3: real-FFT pyramid, regrouped normalisation products, exact-integer spatial correlation and
-#    OpenCV's symmetric float32 Gaussian (see the module docstring for what moved)
-VERSION = "3"
+#    OpenCV's symmetric float32 Gaussian (see the module docstring for what moved);
+# 4: the mean of each cs map summed by columns in float64 (cv2.sumElems of float32 depended on
+#    the data's alignment, so the cs features varied between runs): cs moved < 4e-16 relative
+VERSION = "4"
 
 register_extractor(
     "diivine",

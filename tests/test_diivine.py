@@ -162,6 +162,33 @@ def test_ssim_cs_known_values():
         D.ssim_cs(np.zeros((10, 30)), np.zeros((10, 30)))
 
 
+def _at(offset: int, arr: np.ndarray) -> np.ndarray:
+    """A copy of ``arr`` whose data start ``offset`` bytes past a 64-byte boundary."""
+    buf = np.empty(arr.nbytes + 64 + offset, np.uint8)
+    start = (-buf.ctypes.data) % 64 + offset
+    out = buf[start:start + arr.nbytes].view(arr.dtype).reshape(arr.shape)
+    out[...] = arr
+    return out
+
+
+def test_cs_does_not_depend_on_memory_alignment(shared, monkeypatch):
+    # The mean of the cs map was cv2.sumElems of float32 data, whose result depends on the
+    # data's alignment for some inputs (this pair: 1 ulp at 2 of the 16 float32 alignments), so
+    # the cs features of one image differed between runs.
+    from features.matlab import imresize
+
+    grey = rgb_to_gray(load_image(shared("data", "calibration", "dist_dir", "I06.bmp")))
+    hp, bands = D.steerable_pyramid_freq(grey)
+    a = D._CsPlane(imresize(bands[1][2], 2.0, method="bicubic"), np.float32)
+    b = D._CsPlane(hp, np.float32)
+    values = set()
+    for offset in range(0, 64, 4):       # the work arrays (so the cs map) at every float32 alignment
+        monkeypatch.setattr(D, "scratch", lambda name, shape, dtype=np.float64, o=offset:
+                            _at(o, np.zeros(shape, dtype)))
+        values.add(D._cs_pair(a, b))
+    assert len(values) == 1, values
+
+
 # ---------------------------------------------------------------------- spatial correlation
 def _brute_rho(x: np.ndarray, d: int) -> float:
     """Independent reference: quantise with numpy's histogram edges, list every neighbour pair."""
@@ -185,6 +212,17 @@ def test_spatial_correlation_against_brute_force():
     got = D.spatial_correlation(x, distances=(1, 5, 9))
     want = [_brute_rho(x, d) for d in (1, 5, 9)]
     np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_exact_float32_dot_at_the_worst_case():
+    # centred bin indices of 100 bins lie in [-50, 49]: products up to 2500, chunks of 6710
+    rng = np.random.default_rng(4)
+    a = rng.choice([-50, 49, 50 - 1, -49], size=100_003).astype(np.float32)
+    a[:20_000] = -50                                     # a long run of maximal products
+    b = np.roll(a, 7)
+    chunk = (1 << 24) // 50 ** 2
+    assert D._exact_dot32(a, b, chunk) == int(np.dot(a.astype(np.int64), b.astype(np.int64)))
+    assert D._exact_dot32(a, a, chunk) == int(np.dot(a.astype(np.int64), a.astype(np.int64)))
 
 
 def test_spatial_correlation_checkerboard():
@@ -230,7 +268,7 @@ def test_finite_on_calibration_photo(calib_crop):
 
 def test_registered_extractor(astronaut_small):
     ext = get_extractor("diivine")
-    assert ext.version == D.VERSION == "3" and "Moorthy" in ext.paper
+    assert ext.version == D.VERSION == "4" and "Moorthy" in ext.paper
     np.testing.assert_array_equal(ext(astronaut_small), D.extract(astronaut_small))
 
 
