@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+#: the caller's environment: the suite runs in it (a user's run does not limit its threads)
+USER_ENV = dict(os.environ)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
@@ -56,7 +58,7 @@ def suite_times(fast: bool, weights: list[str], offline: bool = True) -> dict:
         args.append("--offline")
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, IQABENCH_CACHE=str(Path(tmp) / "cache"), PYTHONPATH=str(REPO))
+        env = dict(USER_ENV, IQABENCH_CACHE=str(Path(tmp) / "cache"), PYTHONPATH=str(REPO))
         dest = Path(tmp) / "out"           # the same output folder: its saved predictions are the cache
         for run in ("fresh", "cached"):
             t0 = time.perf_counter()
