@@ -274,3 +274,49 @@ def test_run_writes_the_analyses(tmp_path, use_entries):
     assert "Significance matrix on tiny" in md and "no pair can be significant" in md
     assert "BrisqueSVR" in (out / "tables" / "recognition.md").read_text()
     assert "nan" not in md.lower()
+
+
+def test_recognition_is_memoised_in_the_cache(tmp_path, monkeypatch):
+    """A re-run over the same features reads each split's predictions back (a cached re-run trains
+    no classifier); other features are not confused with them."""
+    from benchmark.analysis import recognition as recog
+    from benchmark.protocol import content_splits
+
+    class Cached(_Feats):
+        cache_dir = str(tmp_path / "cache")
+
+    rec = pd.DataFrame([{"image": f"/x/{c}_{t}_{lev}.png", "content": f"c{c}", "dist_type": t}
+                        for c in range(8) for t in ("blur", "jpeg", "noise") for lev in range(3)])
+    splits = content_splits(rec, n_repeats=2, test_size=0.25, seed=0)
+    calls = []
+    real = recog.recognise
+    monkeypatch.setattr(recog, "recognise", lambda *a, **k: calls.append(1) or real(*a, **k))
+    sets = [recog.FeatureSet("f", "F", Cached(), "x")]
+    first = recog.recognition_frame({"d": (rec, splits)}, sets, cache_only=False)
+    assert len(calls) == 2
+    again = recog.recognition_frame({"d": (rec, splits)}, sets, cache_only=False)
+    assert len(calls) == 2                                            # both splits read back
+    pd.testing.assert_frame_equal(first.accuracy, again.accuracy)
+    pd.testing.assert_frame_equal(first.confusion, again.confusion)
+    other = recog.recognition_frame({"d": (rec, splits)}, sets, cache_only=False, seed=1)
+    assert len(calls) == 4 and len(other.accuracy) == len(first.accuracy)
+
+
+def test_significance_leaves_out_methods_without_results():
+    """A method that failed on every split (NaN SROCC) is neither tested nor shown as 'not different'."""
+    from benchmark.analysis.render import significance_tables
+
+    rng = np.random.default_rng(0)
+    metrics = _split_metrics({"a": list(0.7 + rng.normal(0, 0.02, 10)), "b": list(0.6 + rng.normal(0, 0.02, 10)),
+                              "dead": [np.nan] * 10})
+    pairs = sig.pairwise_tests([], "d", metrics)
+    assert set(pairs["method_a"]) | set(pairs["method_b"]) == {"a", "b"}
+    (stem, table, frame), = significance_tables([], metrics, {})
+    assert "DEAD" not in table.to_markdown() and "A" in table.to_markdown()
+
+
+def test_analysis_context_keeps_the_run_offline():
+    from benchmark.analysis.render import _context
+
+    assert _context({"offline": True}).offline is True
+    assert _context({}).offline is None

@@ -15,6 +15,11 @@ the distortion type, on the run's own content-disjoint splits:
 Multiply distorted labels (``a+b``) are classes of their own.  Datasets with fewer than two
 types (authentic datasets have none) are skipped.
 
+Each split's predictions are memoised in the feature cache (entry ``recognition/v<version>/<digest>``, the
+SHA-256 of the feature matrix, labels, contents, split indices, preset, seed, scikit-learn release
+and :data:`RECOGNITION_VERSION`), so a re-run over the same features (a cached re-run) trains no
+classifier again.
+
 Features are read from the feature cache only (``cache_only=True``, the default inside a run):
 a feature set whose vectors the run did not cache is left out and named in the table notes,
 so the analysis adds no extraction time.  CORNIA's features depend on the codebook learned on
@@ -29,9 +34,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MAJORITY", "FeatureSet", "cached_features", "feature_sets", "recognise", "recognition_frame"]
+__all__ = ["MAJORITY", "RECOGNITION_VERSION", "FeatureSet", "cached_features", "feature_sets", "recognise",
+           "recognition_frame"]
 
 MAJORITY = "(majority)"
+#: bump when the classifier or its inputs change (part of the memo key of each split's predictions)
+RECOGNITION_VERSION = "1"
 
 
 @dataclass
@@ -183,6 +191,47 @@ def recognise(X: np.ndarray, labels: np.ndarray, groups: np.ndarray, train: np.n
     return out
 
 
+def _memo_key(X: np.ndarray, labels: np.ndarray, groups: np.ndarray, train: np.ndarray, test: np.ndarray,
+              quick: bool, seed: int) -> str:
+    import hashlib
+
+    import sklearn
+
+    h = hashlib.sha256(f"{RECOGNITION_VERSION}|{sklearn.__version__}|{bool(quick)}|{int(seed)}|{X.shape}".encode())
+    h.update(np.ascontiguousarray(X, dtype=np.float64).tobytes())
+    for arr in (labels, groups):
+        h.update("\x1f".join(map(str, arr)).encode())
+    for idx in (train, test):
+        h.update(np.ascontiguousarray(idx, dtype=np.int64).tobytes())
+    return f"recognition/v{RECOGNITION_VERSION}/{h.hexdigest()}"
+
+
+def recognise_memo(cache: Any, X: np.ndarray, labels: np.ndarray, groups: np.ndarray, train: np.ndarray,
+                   test: np.ndarray, quick: bool = False, seed: int = 0) -> np.ndarray | None:
+    """:func:`recognise`, its result read from / written to ``cache`` (a :class:`~features.cache.FeatureCache`;
+    disabled: computed every time)."""
+    if cache is None or not cache.enabled:
+        return recognise(X, labels, groups, train, test, quick=quick, seed=seed)
+    classes = np.array(sorted(set(map(str, labels))) + [""], dtype=object)
+    key = _memo_key(X, labels, groups, train, test, quick, seed)
+    try:
+        hit = cache.get(key)
+    except OSError:
+        hit = None
+    if hit is not None and len(hit) == len(test):
+        return None if (len(hit) and hit[0] < 0) else classes[hit.astype(np.int64)]
+    pred = recognise(X, labels, groups, train, test, quick=quick, seed=seed)
+    code = (np.full(len(test), -1.0) if pred is None
+            else np.searchsorted(classes[:-1], pred.astype(str)).astype(np.float64))
+    if pred is not None:
+        code[pred == ""] = len(classes) - 1
+    try:
+        cache.put(key, code)
+    except OSError:
+        pass
+    return pred
+
+
 @dataclass
 class RecognitionResult:
     accuracy: pd.DataFrame                        # dataset, method, label, split, n_test, accuracy
@@ -207,6 +256,7 @@ def recognition_frame(datasets: dict[str, tuple[pd.DataFrame, list]], sets: list
                              "n_test": len(sp.test), "accuracy": float(np.mean(pred == labels[sp.test]))})
             conf_rows += _confusion(ds, MAJORITY, labels[sp.test], pred)
         for fs in sets:
+            memo = _cache_of(getattr(fs.transformer, "cache_dir", None))
             X_all = None if fs.kind == "cornia" else cached_features(fs, paths, cache_only=cache_only)
             if fs.kind != "cornia" and (X_all is None or not np.isfinite(X_all).all(axis=1).any()):
                 skipped[(ds, fs.method)] = "features not in the cache"
@@ -219,7 +269,8 @@ def recognition_frame(datasets: dict[str, tuple[pd.DataFrame, list]], sets: list
                     if X is None:
                         skipped[(ds, fs.method)] = "CORNIA codebook of a split not in the cache"
                         break
-                pred = recognise(X, labels, groups, sp.train, sp.test, quick=quick, seed=seed)
+                pred = recognise_memo(memo, X, labels, groups, np.asarray(sp.train), np.asarray(sp.test),
+                                      quick=quick, seed=seed)
                 if pred is None:
                     continue
                 acc_rows.append({"dataset": ds, "method": fs.method, "label": fs.label, "split": sp.name,

@@ -32,7 +32,8 @@ def significance_tables(results: list, metrics: pd.DataFrame, cfg: dict) -> list
         pairs = sig.pairwise_tests(results, ds, metrics, test_size=test_size)
         if pairs.empty:
             continue
-        meta = _labels(w[w["test_set"] == ds])
+        tested = set(pairs["method_a"]) | set(pairs["method_b"])
+        meta = _labels(w[(w["test_set"] == ds) & w["method"].isin(tested)])   # failed rows have no test
         methods, labels, groups = _method_rows(meta, None)
         M = sig.significance_matrix(pairs, methods)
         design = pairs["design"].iloc[0]
@@ -100,7 +101,7 @@ def _context(cfg: dict):
 
     return RunContext(cache_dir=cfg.get("cache_dir", True), n_jobs=1, quick=bool(cfg.get("quick")),
                       weights=dict(cfg.get("weights") or {}), device=cfg.get("device"), seed=int(cfg.get("seed", 0)),
-                      progress=False)
+                      progress=False, offline=cfg.get("offline"))
 
 
 def _datasets_and_splits(names: list[str], cfg: dict) -> tuple[dict, list[str]]:

@@ -157,6 +157,9 @@ def pairwise_tests(results: list, dataset: str, metrics: pd.DataFrame, *, n_boot
     w = metrics[(metrics["plan"] == "within") & (metrics["test_set"] == dataset)]
     if w.empty:
         return pd.DataFrame()
+    w = w[np.isfinite(w["srocc"].to_numpy(dtype=float))]       # failed / undefined splits have nothing to test
+    if w.empty:
+        return pd.DataFrame()
     methods = list(dict.fromkeys(w["method"]))
     n_splits = w.groupby("method")["split"].nunique()
     official = bool((w["split"] == "official").any()) or int(n_splits.max()) == 1
