@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", action="append", default=[], metavar="ARCH=PATH")
     ap.add_argument("--memory-copies", type=int, nargs="+", default=[2, 9, 18],
                     help="synth_copies copies per memory run (565 images each; 18: 10170 images)")
-    ap.add_argument("--dask-images", type=int, default=24)
+    ap.add_argument("--dask-images", type=int, default=120)
     a = ap.parse_args(argv)
     skip = {s.strip() for s in a.skip.split(",") if s.strip()}
     load0 = os.getloadavg()[0]

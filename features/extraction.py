@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence, overload
@@ -203,34 +204,65 @@ def _one(extractor: Extractor, path: str, cache_root: str | None) -> tuple[np.nd
 
 
 @contextlib.contextmanager
-def _dask_backend(scheduler: Any):
-    if scheduler is None:
-        yield
-        return
+def _dask_client(scheduler: Any):
+    """The ``distributed.Client`` of ``scheduler`` (a client, or an address connected and closed here)."""
     from distributed import Client  # optional dependency (extra "dask")
-    import joblib
 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
-        with joblib.parallel_config(backend="dask"):
-            yield
+        yield client
     finally:
         if client is not scheduler:
             client.close()
 
 
-def map_on_scheduler(func: Callable[[Any], Any], items: Sequence[Any], scheduler: Any) -> list[Any]:
+def map_on_scheduler(func: Callable[[Any], Any], items: Sequence[Any], scheduler: Any,
+                     progress: Any = None) -> list[Any]:
     """``[func(item) for item in items]`` run as one task per item on a Dask cluster, in order.
 
     ``scheduler``: an address (``tcp://host:8786``) or a ``distributed.Client``; ``func`` and the
     items are pickled to the workers, so files they name must be on storage every worker sees.
-    Used for work that is not one image at a time, e.g. :class:`deep.features.CNNFeatures`,
-    whose tasks are chunks of images sharing one network per worker process.
+    Every task runs on a worker, whatever the number of workers (``Client.map``; joblib's Dask
+    backend, used before, ran everything in the client process when the cluster had one worker
+    thread).  ``progress``: a tqdm bar advanced as tasks finish.  Used for the per-image
+    extractors and for :class:`deep.features.CNNFeatures`, whose tasks are chunks of images
+    sharing one network per worker process.
     """
-    import joblib
+    items = list(items)
+    if not items:
+        return []
+    with _dask_client(scheduler) as client:
+        futures = client.map(func, items, pure=False)
+        if progress is not None:
+            from distributed import as_completed
 
-    with _dask_backend(scheduler):
-        return list(joblib.Parallel(n_jobs=-1)(joblib.delayed(func)(item) for item in items))
+            for _ in as_completed(futures):
+                progress.update(1)
+        return client.gather(futures)
+
+
+class _OneImage:
+    """Picklable ``path -> _one(extractor, path, cache_root)`` for a cluster's workers.
+
+    Images are the unit of parallelism on a cluster (one task per image, ``threads_per_worker``
+    tasks at a time per worker), so the first task a worker process runs sets OpenCV's own thread
+    pool to one thread there (Dask's nanny limits BLAS/OpenMP, not OpenCV, whose pool otherwise
+    takes every core of the node in each worker).  Values do not change.
+    """
+
+    def __init__(self, ext: "Extractor", cache_root: str | None):
+        self.ext, self.cache_root = ext, cache_root
+
+    def __call__(self, path: str) -> tuple[np.ndarray | None, str | None, bool]:
+        _one_opencv_thread()
+        return _one(self.ext, path, self.cache_root)
+
+
+@functools.lru_cache(maxsize=1)
+def _one_opencv_thread() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def extract_features(paths: Sequence[str], extractor: Extractor | str, *,
@@ -255,15 +287,25 @@ def extract_features(paths: Sequence[str], extractor: Extractor | str, *,
     else:
         cache_root = os.fspath(cache)
     paths = [os.fspath(p) for p in paths]
-    items: Iterable = paths
-    if progress:
-        from tqdm.auto import tqdm
+    if scheduler is not None:
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
 
-        items = tqdm(paths, desc=desc or ext.name, unit="img", leave=False)
-    parallel = (n_jobs and n_jobs != 1) or scheduler is not None
-    with _dask_backend(scheduler):
-        if parallel:
-            runner = joblib.Parallel(n_jobs=n_jobs if scheduler is None else -1, return_as="generator")
+            bar = tqdm(total=len(paths), desc=desc or ext.name, unit="img", leave=False)
+        try:
+            outs = map_on_scheduler(_OneImage(ext, cache_root), paths, scheduler, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+    else:
+        items: Iterable = paths
+        if progress:
+            from tqdm.auto import tqdm
+
+            items = tqdm(paths, desc=desc or ext.name, unit="img", leave=False)
+        if n_jobs and n_jobs != 1:
+            runner = joblib.Parallel(n_jobs=n_jobs, return_as="generator")
             outs = list(runner(joblib.delayed(_one)(ext, p, cache_root) for p in items))
         else:
             outs = [_one(ext, p, cache_root) for p in items]

@@ -80,3 +80,23 @@ def test_cnn_features_on_a_local_cluster_equal_serial(files, tmp_path, monkeypat
     again = df.CNNFeatures(**params, cache_dir=tmp_path).fit(mixed)
     np.testing.assert_array_equal(again.transform(mixed)[[0, 1, 3, 4, 5]], X[[0, 1, 3, 4, 5]])
     assert again.cache_hits_ == 5 and again.computed_ == 0
+
+
+def _thread_name(_item):
+    import threading
+
+    return threading.current_thread().name
+
+
+def test_a_one_worker_cluster_does_the_work_itself():
+    """Tasks run on the cluster's worker even when it has a single thread (joblib's Dask backend ran
+    them in the client process then, which on a real cluster means on the wrong machine)."""
+    distributed = pytest.importorskip("distributed")
+    import threading
+
+    from features.extraction import map_on_scheduler
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) \
+            as cluster, distributed.Client(cluster) as client:
+        names = map_on_scheduler(_thread_name, list(range(4)), client)
+    assert len(names) == 4 and threading.main_thread().name not in names
