@@ -299,7 +299,64 @@ METRIC_COLUMNS = BASE_COLUMNS + ["n", "srocc", "krocc", "plcc", "plcc_raw", "rms
 PER_TYPE_COLUMNS = BASE_COLUMNS + ["dist_type", "n", "srocc", "plcc"]
 
 
-def metric_rows(results, mapping: str = "logistic5", failed=()) -> tuple["pd.DataFrame", "pd.DataFrame"]:
+#: bump when :func:`evaluate` would give other values for the same inputs (part of the memo key)
+EVALUATION_VERSION = "1"
+#: the memo of :func:`metric_rows` inside a run's output folder
+METRICS_MEMO = "metrics_memo.json"
+
+
+def _memo_key(y_true, y_pred, thb: bool, phb: bool, mapping: str) -> str:
+    import hashlib
+
+    import scipy
+
+    h = hashlib.sha256(f"{EVALUATION_VERSION}|{np.__version__}|{scipy.__version__}|{thb}|{phb}|{mapping}|"
+                       f"{MONOTONIC_ALPHA}".encode())
+    for v in (y_true, y_pred):
+        a = np.ascontiguousarray(np.asarray(v, dtype=np.float64))
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _evaluate_memo(memo: dict | None, used: dict | None, y_true, y_pred, thb: bool, phb: bool, mapping: str) -> dict:
+    """:func:`evaluate` through ``memo`` (digest of the inputs -> result; ``None``: no memo)."""
+    if memo is None:
+        return evaluate(y_true, y_pred, true_higher_better=thb, pred_higher_better=phb, mapping=mapping)
+    key = _memo_key(y_true, y_pred, thb, phb, mapping)
+    hit = memo.get(key)
+    if not isinstance(hit, dict):
+        hit = evaluate(y_true, y_pred, true_higher_better=thb, pred_higher_better=phb, mapping=mapping)
+        hit = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in hit.items()}
+    if used is not None:
+        used[key] = hit
+    return dict(hit)
+
+
+def load_metrics_memo(out) -> dict:
+    """The memo a previous run left in ``out`` (empty when absent or unreadable)."""
+    import json
+    from pathlib import Path
+
+    try:
+        memo = json.loads((Path(out) / METRICS_MEMO).read_text())
+    except (OSError, ValueError):
+        return {}
+    return memo if isinstance(memo, dict) and memo.get("version") == EVALUATION_VERSION else {}
+
+
+def save_metrics_memo(out, used: dict) -> None:
+    """Write the entries this run used (so the file holds the current results only)."""
+    import json
+    from pathlib import Path
+
+    from .storage import atomic_write_text
+
+    atomic_write_text(Path(out) / METRICS_MEMO, json.dumps({"version": EVALUATION_VERSION, "entries": used}))
+
+
+def metric_rows(results, mapping: str = "logistic5", failed=(), memo: dict | None = None,
+                used: dict | None = None) -> tuple["pd.DataFrame", "pd.DataFrame"]:
     """Tidy metric rows of a run: one per evaluated (method, plan, train set, test set, split).
 
     ``results`` holds ``(info, plan, train_name, test_name, split, predictions)`` tuples
@@ -314,6 +371,13 @@ def metric_rows(results, mapping: str = "logistic5", failed=()) -> tuple["pd.Dat
     predicted, or the method itself failed; ``reason`` says why).  The second frame has
     SROCC (and mapped PLCC on subsets of at least :data:`MIN_PLCC_N` images) within each
     distortion type of the within-dataset plans.
+
+    ``memo``: results of :func:`evaluate` by the SHA-256 of its inputs (scores, predictions,
+    directions, mapping, :data:`EVALUATION_VERSION`, NumPy and SciPy releases), e.g. the
+    ``entries`` of :func:`load_metrics_memo`; each result used is put in ``used``.  A cached
+    re-run (the same predictions) then fits no logistic again: the fits were 36 of the 45 s of
+    a cached re-run of 8 methods on synth.  The values are the same bits (JSON round-trips
+    floats exactly).
     """
     import pandas as pd
 
@@ -335,7 +399,7 @@ def metric_rows(results, mapping: str = "logistic5", failed=()) -> tuple["pd.Dat
             rows.append({**base, **empty, "n": int(len(d)), "status": status, "reason": reason})
             continue
         thb, phb = bool(d["true_higher_better"].iloc[0]), bool(d["pred_higher_better"].iloc[0])
-        m = evaluate(d["y_true"], d["y_pred"], true_higher_better=thb, pred_higher_better=phb, mapping=mapping)
+        m = _evaluate_memo(memo, used, d["y_true"], d["y_pred"], thb, phb, mapping)
         undefined = m["mapping"] == "undefined"
         reason = ""
         if undefined:
@@ -347,8 +411,7 @@ def metric_rows(results, mapping: str = "logistic5", failed=()) -> tuple["pd.Dat
                 if not t or len(g) < 3:
                     continue
                 if len(g) >= MIN_PLCC_N:
-                    e = evaluate(g["y_true"], g["y_pred"], true_higher_better=thb, pred_higher_better=phb,
-                                 mapping=mapping)
+                    e = _evaluate_memo(memo, used, g["y_true"], g["y_pred"], thb, phb, mapping)
                 else:  # a 4-5 parameter curve through a handful of points is not a correlation
                     e = {"n": len(g), "plcc": nan, "srocc": srocc_oriented(g["y_true"], g["y_pred"], thb, phb)}
                 type_rows.append({**base, "dist_type": t, "n": e["n"], "srocc": e["srocc"], "plcc": e["plcc"]})

@@ -560,7 +560,12 @@ def run(cfg: RunConfig) -> RunResult:
         r.within(name, rec, methods)
     if cfg.do_cross and len(data) > 1:
         r.cross(data, methods)
-    metrics, per_type = metric_rows(r.results, cfg.mapping, r.failed_attempts)
+    from .evaluation import load_metrics_memo, save_metrics_memo
+
+    used: dict = {}
+    metrics, per_type = metric_rows(r.results, cfg.mapping, r.failed_attempts,
+                                    memo=load_metrics_memo(cfg.out).get("entries", {}), used=used)
+    save_metrics_memo(cfg.out, used)
     # an image that failed is listed once (its first plan and split); a method failure once per attempt
     allf = pd.DataFrame(r.failures, columns=FAILURE_COLUMNS).fillna("")
     failures = pd.concat([allf[allf["image"] == ""].drop_duplicates(),

@@ -143,3 +143,41 @@ def test_metric_rows_mark_undefined_and_failed_splits():
     assert s["n_splits"] == 2 and s["srocc_mean"] == pytest.approx(1.0) and s["srocc_median"] == pytest.approx(1.0)
     assert (s["n_undefined"], s["n_failed_splits"], s["n_attempted"]) == (1, 2, 5)
     assert s["splits"] == "r00,r03"
+
+
+def test_metric_rows_read_a_memo_back_bit_for_bit(tmp_path, monkeypatch):
+    """A cached re-run fits no mapping again: every evaluate() result comes from the memo the first
+    run wrote, and the frames are identical; other predictions miss the memo."""
+    import pandas as pd
+
+    from benchmark import evaluation as ev
+    from benchmark.methods.base import MethodInfo
+
+    info = MethodInfo("m", lambda ctx: None, "NR", "NR hand-crafted", "classical", trainable=True, label="M")
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(1.0, 6.0), 8)
+
+    def frame(pred):
+        return pd.DataFrame({"image": [f"i{k}" for k in range(len(y))], "content": "c",
+                             "dist_type": np.tile(["blur", "noise"], len(y) // 2), "y_true": y,
+                             "true_higher_better": False, "y_pred": pred, "pred_higher_better": True})
+
+    results = [(info, "within", "d", "d", f"r{k:02d}", frame(-np.exp(y / 2) + rng.normal(0, 0.3, len(y))))
+               for k in range(3)]
+    calls = []
+    real = ev.evaluate
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    used: dict = {}
+    m1, t1 = ev.metric_rows(results, memo={}, used=used)
+    first = len(calls)
+    assert first > 3 and len(used) == first
+    ev.save_metrics_memo(tmp_path, used)
+    memo = ev.load_metrics_memo(tmp_path)["entries"]
+    used2: dict = {}
+    m2, t2 = ev.metric_rows(results, memo=memo, used=used2)
+    assert len(calls) == first and used2.keys() == used.keys()
+    pd.testing.assert_frame_equal(m1, m2)
+    pd.testing.assert_frame_equal(t1, t2)
+    m3, _ = ev.metric_rows([(info, "within", "d", "d", "r00", frame(y.copy()))], memo=memo, used={})
+    assert len(calls) > first                                     # other predictions: computed
+    assert ev.load_metrics_memo(tmp_path / "nowhere") == {}
