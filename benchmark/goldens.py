@@ -266,8 +266,9 @@ def _trained_cnns() -> list[tuple[str, Any]]:
         if not (info.trains_network and available(info)):
             continue
         try:
+            # offline: a golden never downloads weights (rows that need ImageNet weights are skipped)
             est = info.factory(RunContext(quick=True, device="cpu", seed=0, cache_dir=None, n_jobs=1,
-                                          progress=False, work_dir=None))
+                                          progress=False, work_dir=None, offline=True))
         except Exception:   # needs ImageNet weights: not a network trained from scratch
             continue
         from deep.models._base import TrainedIQA
@@ -364,7 +365,7 @@ def compute_quick_table(out_dir: Path, methods: Iterable[str] | None = None, n_j
     with _pinned():
         res = run(RunConfig(suite="all", datasets=["synth"], quick=True, out=str(Path(out_dir) / "run"),
                             progress=False, plots=False, n_jobs=n_jobs, cache_dir=str(Path(out_dir) / "cache"),
-                            device="cpu", methods=names))
+                            device="cpu", methods=names, offline=True))
     s = res.summary
     s = s[s["plan"] == "within"]
     return s[["method", "n_splits", "srocc_median", "plcc_median"]].sort_values("method").reset_index(drop=True)
