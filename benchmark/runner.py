@@ -44,7 +44,7 @@ import pandas as pd
 
 from .datasets import DatasetError, get_dataset_info, list_datasets, load_dataset
 from .datasets.base import DatasetWarning
-from .evaluation import MIN_PLCC_N, metric_rows, srocc_oriented  # noqa: F401  (re-exported)
+from .evaluation import MIN_PLCC_N, load_metrics_memo, metric_rows, save_metrics_memo, srocc_oriented  # noqa: F401
 from .methods.base import MethodInfo, RunContext, get_method_info, list_methods
 from .protocol import (SHARED_BOTH, SHARED_TEST_ONLY, CrossPlan, Split, cross_plans, lodo_plans,  # noqa: F401
                        plan_splits, pool_training_sets, shared_type_plans)
@@ -368,7 +368,7 @@ class _Runner:
         if info.name in self.unbuildable:
             self._fail(info, plan, train_name, test_name, split, self.unbuildable[info.name], log=False)
             return None
-        work = self.out / "checkpoints" / info.name / plan / f"{train_name}__{test_name}__{split}"
+        work = checkpoint_dir(self.out, info, plan, train_name, test_name, split)
         t0 = time.perf_counter()
         try:
             method = info.factory(self.ctx(seed, work))   # cheap: built to read its versions
@@ -524,6 +524,12 @@ def _metric_rows(results, mapping: str, failed=()) -> tuple[pd.DataFrame, pd.Dat
     return metric_rows(results, mapping, failed)
 
 
+def checkpoint_dir(out: Path, info: MethodInfo, plan: str, train_name: str, test_name: str, split: str) -> Path:
+    """Where a method keeps its checkpoints for one plan and split (``RunContext.work_dir``): under
+    ``info.checkpoints_of`` when it shares another method's training runs, else under its own name."""
+    return Path(out) / "checkpoints" / (info.checkpoints_of or info.name) / plan / f"{train_name}__{test_name}__{split}"
+
+
 def failed_methods(metrics: pd.DataFrame) -> dict[str, str]:
     """Methods with at least one attempt and no result at all (no split with a defined value) -> reason."""
     out: dict[str, str] = {}
@@ -560,8 +566,6 @@ def run(cfg: RunConfig) -> RunResult:
         r.within(name, rec, methods)
     if cfg.do_cross and len(data) > 1:
         r.cross(data, methods)
-    from .evaluation import load_metrics_memo, save_metrics_memo
-
     used: dict = {}
     metrics, per_type = metric_rows(r.results, cfg.mapping, r.failed_attempts,
                                     memo=load_metrics_memo(cfg.out).get("entries", {}), used=used)

@@ -222,12 +222,14 @@ def test_np32_rows_reuse_the_training_run_of_their_all_patches_row(tmp_path):
     rec = _tiny_set(tmp_path, n_content=2, levels=(0, 2), size=64)
     info = get_method_info("deepiqa_nr_patchwise_np32")
     assert (info.kind, info.group, info.cpu_default, info.label) == ("NR", "NR deep", False, "DIQaM-NR (N_p = 32)")
-    work = tmp_path / "checkpoints"
-    base = build_method("deepiqa_nr_patchwise", RunContext(quick=True, device="cpu", seed=0,
-                                                           work_dir=work / "deepiqa_nr_patchwise" / "single" / "r00"))
-    np32 = build_method("deepiqa_nr_patchwise_np32",
-                        RunContext(quick=True, device="cpu", seed=0,
-                                   work_dir=work / "deepiqa_nr_patchwise_np32" / "single" / "r00"))
+    from benchmark.runner import checkpoint_dir
+
+    def ctx(name):           # the runner's context for this method, plan and split
+        return RunContext(quick=True, device="cpu", seed=0,
+                          work_dir=checkpoint_dir(tmp_path, get_method_info(name), "within", "d", "d", "r00"))
+
+    base = build_method("deepiqa_nr_patchwise", ctx("deepiqa_nr_patchwise"))
+    np32 = build_method("deepiqa_nr_patchwise_np32", ctx("deepiqa_nr_patchwise_np32"))
     assert np32.n_predict_patches == 32 and base.n_predict_patches is None
     assert np32.work_dir == base.work_dir                      # the base row's checkpoint folder
     base.fit(rec)

@@ -155,8 +155,6 @@ def pairwise_tests(results: list, dataset: str, metrics: pd.DataFrame, *, n_boot
     if test not in ("wilcoxon", "corrected_t"):
         raise ValueError(f"test must be 'wilcoxon' or 'corrected_t', got {test!r}")
     w = metrics[(metrics["plan"] == "within") & (metrics["test_set"] == dataset)]
-    if w.empty:
-        return pd.DataFrame()
     w = w[np.isfinite(w["srocc"].to_numpy(dtype=float))]       # failed / undefined splits have nothing to test
     if w.empty:
         return pd.DataFrame()

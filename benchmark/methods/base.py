@@ -118,6 +118,9 @@ class MethodInfo:
     # CUDA device leaves it out (with a table note) unless RunConfig.cpu_train / --cpu-train is set
     cpu_default: bool = True
     preset_dependent: bool | None = None   # its estimator depends on deep_preset(ctx); None = suite == "deep"
+    # another method whose training runs it shares: the runner gives it that method's checkpoint
+    # folders (a prediction-time variant of a trained network then trains nothing of its own)
+    checkpoints_of: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():

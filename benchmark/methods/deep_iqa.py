@@ -18,9 +18,10 @@ score scale):
 deepIQA rows predict from every non-overlapping 32x32 patch of a test image (the paper's
 "complete set", reproducible); the papers' tables use ``N_p = 32`` random patches per image
 (Bosse et al. Sec. IV-A), ``DeepIQA(n_predict_patches=32)``, a prediction-time setting.  The rows
-``deepiqa_{nr,fr}_{patchwise,weighted}_np32`` test that way: they share the training run of
-their ``N_p = all`` row (its checkpoint folder; ``n_predict_patches`` is not part of the run key),
-so a run with both trains each network once.
+``deepiqa_{nr,fr}_{patchwise,weighted}_np32`` test that way: they share the training runs of
+their ``N_p = all`` row (``MethodInfo.checkpoints_of``: the runner gives them its checkpoint
+folders, and ``n_predict_patches`` is not part of the run key), so a run with both trains each
+network once.
 
 Presets (each model's ``PRESETS``, chosen by :func:`~benchmark.methods.base.deep_preset`): on a
 GPU each paper's recipe; without one the ``"cpu"`` preset, which trains until early stopping on
@@ -66,37 +67,11 @@ def _kang(ctx: RunContext):
     return KangCNN(**_common(ctx))
 
 
-def _deepiqa(weighted: bool, fr: bool, fusion: str = "concat3"):
+def _deepiqa(weighted: bool, fr: bool, fusion: str = "concat3", n_predict_patches: int | None = None):
     def factory(ctx: RunContext):
         from deep.models.bosse import DeepIQA
 
-        return DeepIQA(weighted=weighted, fr=fr, fusion=fusion, **_common(ctx))
-
-    return factory
-
-
-def _shared_work_dir(work_dir: Any, own: str, base: str) -> Any:
-    """The checkpoint folder of method ``base`` for the same plan and split: ``work_dir`` with the
-    path component ``own`` (the runner's ``checkpoints/<method>/<plan>/<split>``) replaced."""
-    if work_dir is None:
-        return None
-    from pathlib import Path
-
-    parts = list(Path(work_dir).parts)
-    for i in range(len(parts) - 1, -1, -1):
-        if parts[i] == own:
-            parts[i] = base
-            return Path(*parts)
-    return work_dir
-
-
-def _deepiqa_np32(name: str, base: str, weighted: bool, fr: bool):
-    def factory(ctx: RunContext):
-        from deep.models.bosse import DeepIQA
-
-        kw = _common(ctx)
-        kw["work_dir"] = _shared_work_dir(ctx.work_dir, name, base)
-        return DeepIQA(weighted=weighted, fr=fr, n_predict_patches=NP_TEST, **kw)
+        return DeepIQA(weighted=weighted, fr=fr, fusion=fusion, n_predict_patches=n_predict_patches, **_common(ctx))
 
     return factory
 
@@ -145,11 +120,14 @@ for _weighted in (False, True):
             "FR", "FR", f"{_short}-FR" + ("" if _fusion == "concat3" else f" ({_FUSION_TEXT[_fusion]})"), BOSSE,
             f"Siamese deepIQA on co-located reference/distorted patches, fusion {_FUSION_TEXT[_fusion]}"
             f"{' (the paper' + chr(39) + 's choice)' if _fusion == 'concat3' else ' (Table IV)'}, {_pool}", False))
+#: the N_p = 32 rows -> the all-patches row whose training runs (checkpoints) they share
+_CHECKPOINTS_OF: dict[str, str] = {}
 for _fr in (False, True):
     for _weighted in (False, True):
         _base = f"deepiqa_{'fr' if _fr else 'nr'}_{'weighted' if _weighted else 'patchwise'}"
+        _CHECKPOINTS_OF[f"{_base}_np32"] = _base
         _METHODS.append((
-            f"{_base}_np32", _deepiqa_np32(f"{_base}_np32", _base, _weighted, _fr), "FR" if _fr else "NR",
+            f"{_base}_np32", _deepiqa(_weighted, _fr, n_predict_patches=NP_TEST), "FR" if _fr else "NR",
             "FR" if _fr else "NR deep", f"{_POOLING[_weighted][0]}-{'FR' if _fr else 'NR'} (N_p = {NP_TEST})", BOSSE,
             f"the network of {_base} (the same training run, its checkpoint reused) tested on N_p = {NP_TEST} "
             f"random 32x32 patches per image (Sec. IV-A, the papers' tables) instead of every non-overlapping patch",
@@ -165,4 +143,5 @@ _METHODS += [
 for _name, _factory, _kind, _group, _label, _paper, _desc, _cpu in _METHODS:
     register_method(MethodInfo(name=_name, factory=_factory, kind=_kind, group=_group, suite="deep",
                                higher_better=True, trainable=True, trains_network=True, label=_label, paper=_paper,
-                               reference=REFERENCE, requires=_REQ, description=_desc, cpu_default=_cpu))
+                               reference=REFERENCE, requires=_REQ, description=_desc, cpu_default=_cpu,
+                               checkpoints_of=_CHECKPOINTS_OF.get(_name)))
