@@ -81,6 +81,23 @@ def test_kernel_fallback_gives_the_same_scores():
     assert a.best_params_ == b.best_params_
 
 
+@pytest.mark.parametrize("n_jobs,precomputed", [(1, True), (2, False)])
+def test_kernel_budget_is_shared_by_the_folds_scored_at_once(monkeypatch, n_jobs, precomputed):
+    """``max_kernel_mb`` bounds all concurrent folds together, so memory stops growing with the rows."""
+    import benchmark.methods.regression as regression
+
+    X, y, groups = _problem()                   # 5 folds of 120 training + 30 validation rows
+    one_fold_mb = 16 * 120 * 150 / 2**20        # 0.27 MB: fits a 0.4 MB budget alone, not half of it
+    calls = []
+    real = regression.squared_distances
+    monkeypatch.setattr(regression, "squared_distances", lambda *a: calls.append(1) or real(*a))
+    s = SVRSearchCV(cv=GroupKFold(5), halving=False, n_jobs=n_jobs, max_kernel_mb=1.5 * one_fold_mb)
+    s.fit(X, y, groups=groups)
+    assert bool(calls) is precomputed
+    ref = SVRSearchCV(cv=GroupKFold(5), halving=False).fit(X, y, groups=groups)
+    assert s.best_params_ == ref.best_params_
+    assert SVRSearchCV().max_kernel_mb == 512
+
 def test_squared_distances():
     rng = np.random.default_rng(1)
     A, B = rng.normal(size=(7, 4)), rng.normal(size=(5, 4))

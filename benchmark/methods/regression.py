@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 from sklearn.metrics import mean_squared_error
 from sklearn.model_selection import GroupKFold, KFold, ParameterGrid
@@ -198,8 +198,13 @@ class SVRSearchCV(BaseEstimator):
     computed once per ``gamma`` (``exp(-gamma * ||a - b||^2)``, or the linear Gram) and
     every ``C``/``epsilon`` is an ``SVR(kernel="precomputed")`` fit on it.  The RBF needs
     ``16 * n_train * (n_train + n_val)`` bytes per fold (1.3 GB for a fold of 8000 + 2000
-    rows); beyond ``max_kernel_mb`` the fits use libsvm's own RBF kernel instead (same
-    result, slower).
+    rows).  ``max_kernel_mb`` bounds what the folds scored at once hold together
+    (``n_jobs`` folds share it); a fold whose matrices exceed its share is fitted with
+    libsvm's own RBF kernel instead (the same model up to round-off, slower; libsvm's kernel
+    cache is ``SVR``'s ``cache_size``, 200 MB per fit).  So the search's memory stops growing
+    with the training set at about ``max_kernel_mb`` plus ``n_jobs`` libsvm caches: with the
+    default 512 MB and 2 jobs, kernels are precomputed for folds up to about 3660 + 915 rows
+    (the halving rounds of a larger search still precompute on their subsamples).
 
     With ``halving=True`` candidates are eliminated by successive halving over the number
     of training rows, following ``HalvingGridSearchCV(factor=factor,
@@ -220,7 +225,7 @@ class SVRSearchCV(BaseEstimator):
 
     def __init__(self, param_grid: dict | None = None, *, kernel: str = "rbf", scaler: str = "standard",
                  cv: Any = 5, halving: bool = True, factor: int = 3, min_resources: int = 1000,
-                 random_state: int = 0, n_jobs: int | None = 1, max_kernel_mb: float = 2048):
+                 random_state: int = 0, n_jobs: int | None = 1, max_kernel_mb: float = 512):
         self.param_grid = param_grid
         self.kernel = kernel
         self.scaler = scaler
@@ -262,7 +267,7 @@ class SVRSearchCV(BaseEstimator):
         splitter = KFold(self.cv) if isinstance(self.cv, int) else self.cv
         folds = list(splitter.split(X, y, groups))
         self.n_splits_ = len(folds)
-        budget = float(self.max_kernel_mb) * 2**20
+        budget = float(self.max_kernel_mb) * 2**20 / max(1, min(effective_n_jobs(self.n_jobs), len(folds)))
         n = len(y)
         alive = list(range(len(points)))
         rows: list[tuple[int, int, int, np.ndarray, float]] = []   # (round, n_rows, point, split scores, fit s)
