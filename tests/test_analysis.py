@@ -174,31 +174,6 @@ def test_recognition_on_separable_features():
     assert (conf["true"] == conf["predicted"]).all() and conf["count"].sum() == sum(len(s.test) for s in splits)
 
 
-
-class _NoisyFeats(_Feats):
-    def __init__(self, noise: float):
-        self.noise = noise
-
-    def transform(self, paths):
-        rng = np.random.default_rng(int(self.noise * 100))
-        return super().transform(paths) + rng.normal(0, self.noise, (len(paths), 2))
-
-
-def test_recognition_in_threads_is_the_sequential_result():
-    """(feature set, split) pairs run ``n_jobs`` at a time; rows, order and counts do not change."""
-    from benchmark.analysis.recognition import FeatureSet, recognition_frame
-    from benchmark.protocol import content_splits
-
-    rec = pd.DataFrame([{"image": f"/x/{c}_{t}_{lev}.png", "content": f"c{c}", "dist_type": t}
-                        for c in range(8) for t in ("blur", "jpeg", "noise") for lev in range(3)])
-    splits = content_splits(rec, n_repeats=3, test_size=0.25, seed=0)
-    sets = [FeatureSet(f"f{k}", f"F{k}", _NoisyFeats(noise), "x") for k, noise in enumerate((0.1, 0.4, 0.8))]
-    one = recognition_frame({"d": (rec, splits)}, sets, cache_only=False, n_jobs=1)
-    two = recognition_frame({"d": (rec, splits)}, sets, cache_only=False, n_jobs=2)
-    assert len(one.accuracy) == 3 * 4 and one.accuracy["accuracy"].nunique() > 2
-    pd.testing.assert_frame_equal(one.accuracy, two.accuracy)
-    pd.testing.assert_frame_equal(one.confusion, two.confusion)
-
 def test_cached_features_read_the_cache_only(tmp_path, astronaut_small):
     from PIL import Image
 

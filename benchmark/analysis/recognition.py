@@ -240,21 +240,21 @@ class RecognitionResult:
 
 
 def recognition_frame(datasets: dict[str, tuple[pd.DataFrame, list]], sets: list[FeatureSet], *,
-                      quick: bool = False, seed: int = 0, cache_only: bool = True,
-                      n_jobs: int | None = 1) -> RecognitionResult:
-    """``datasets``: name -> (records, splits) (:class:`benchmark.protocol.Split` objects).
-
-    The classifiers of the (feature set, split) pairs are trained ``n_jobs`` at a time in threads
-    (libsvm releases the GIL), at most ``2 * n_jobs`` feature matrices loaded at once; the result does not
-    depend on ``n_jobs``.
-    """
-    from joblib import Parallel, delayed
-
+                      quick: bool = False, seed: int = 0, cache_only: bool = True) -> RecognitionResult:
+    """``datasets``: name -> (records, splits) (:class:`benchmark.protocol.Split` objects)."""
     acc_rows, conf_rows, skipped = [], [], {}
-    tasks: list[tuple[str, FeatureSet, Any]] = []   # in table order; filled as the generator runs
-
-    def pairs(ds: str, rec: pd.DataFrame, splits: list, labels: np.ndarray, groups: np.ndarray):
+    for ds, (rec, splits) in datasets.items():
+        labels = rec["dist_type"].astype(str).to_numpy()
+        if (labels == "").any() or len(np.unique(labels)) < 2:
+            continue
         paths = [str(p) for p in rec["image"]]
+        groups = rec["content"].astype(str).to_numpy()
+        for sp in splits:
+            maj = pd.Series(labels[sp.train]).value_counts().index[0]
+            pred = np.full(len(sp.test), maj, dtype=object)
+            acc_rows.append({"dataset": ds, "method": MAJORITY, "label": "Majority class", "split": sp.name,
+                             "n_test": len(sp.test), "accuracy": float(np.mean(pred == labels[sp.test]))})
+            conf_rows += _confusion(ds, MAJORITY, labels[sp.test], pred)
         for fs in sets:
             memo = _cache_of(getattr(fs.transformer, "cache_dir", None))
             X_all = None if fs.kind == "cornia" else cached_features(fs, paths, cache_only=cache_only)
@@ -269,29 +269,13 @@ def recognition_frame(datasets: dict[str, tuple[pd.DataFrame, list]], sets: list
                     if X is None:
                         skipped[(ds, fs.method)] = "CORNIA codebook of a split not in the cache"
                         break
-                tasks.append((ds, fs, sp))
-                yield delayed(recognise_memo)(memo, X, labels, groups, np.asarray(sp.train), np.asarray(sp.test),
-                                              quick=quick, seed=seed)
-
-    for ds, (rec, splits) in datasets.items():
-        labels = rec["dist_type"].astype(str).to_numpy()
-        if (labels == "").any() or len(np.unique(labels)) < 2:
-            continue
-        groups = rec["content"].astype(str).to_numpy()
-        for sp in splits:
-            maj = pd.Series(labels[sp.train]).value_counts().index[0]
-            pred = np.full(len(sp.test), maj, dtype=object)
-            acc_rows.append({"dataset": ds, "method": MAJORITY, "label": "Majority class", "split": sp.name,
-                             "n_test": len(sp.test), "accuracy": float(np.mean(pred == labels[sp.test]))})
-            conf_rows += _confusion(ds, MAJORITY, labels[sp.test], pred)
-        tasks.clear()
-        preds = Parallel(n_jobs=n_jobs, prefer="threads")(pairs(ds, rec, splits, labels, groups))
-        for (_, fs, sp), pred in zip(tasks, preds):
-            if pred is None:
-                continue
-            acc_rows.append({"dataset": ds, "method": fs.method, "label": fs.label, "split": sp.name,
-                             "n_test": len(sp.test), "accuracy": float(np.mean(pred == labels[sp.test]))})
-            conf_rows += _confusion(ds, fs.method, labels[sp.test], pred)
+                pred = recognise_memo(memo, X, labels, groups, np.asarray(sp.train), np.asarray(sp.test),
+                                      quick=quick, seed=seed)
+                if pred is None:
+                    continue
+                acc_rows.append({"dataset": ds, "method": fs.method, "label": fs.label, "split": sp.name,
+                                 "n_test": len(sp.test), "accuracy": float(np.mean(pred == labels[sp.test]))})
+                conf_rows += _confusion(ds, fs.method, labels[sp.test], pred)
     acc = pd.DataFrame(acc_rows, columns=["dataset", "method", "label", "split", "n_test", "accuracy"])
     conf = pd.DataFrame(conf_rows, columns=["dataset", "method", "true", "predicted", "count"])
     if not conf.empty:

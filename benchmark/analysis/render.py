@@ -139,8 +139,7 @@ def recognition_tables(metrics: pd.DataFrame, cfg: dict):
     if not sets:
         return [], None, []
     data, notes = _datasets_and_splits(typed, cfg)
-    res = recognition_frame(data, sets, quick=bool(cfg.get("quick")), seed=int(cfg.get("seed", 0)),
-                            n_jobs=cfg.get("n_jobs", 1))
+    res = recognition_frame(data, sets, quick=bool(cfg.get("quick")), seed=int(cfg.get("seed", 0)))
     if res.accuracy.empty:
         return [], res, notes
     acc = res.accuracy.groupby(["method", "dataset"], sort=False)["accuracy"].mean().reset_index()
