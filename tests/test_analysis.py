@@ -320,3 +320,43 @@ def test_analysis_context_keeps_the_run_offline():
 
     assert _context({"offline": True}).offline is True
     assert _context({}).offline is None
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_recognition_search_is_gridsearchcv(seed):
+    """``RBFSVCSearch`` (precomputed kernels shared across C) = ``GridSearchCV`` over scaler + RBF SVC."""
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from benchmark.analysis.recognition import C_GRID, RBFSVCSearch
+
+    rng = np.random.default_rng(seed)
+    n, d = 120, 40
+    labels = np.array(["blur", "jpeg", "noise", "wn"])[rng.integers(0, 4, n)]
+    groups = np.arange(n) // 6
+    centres = rng.normal(size=(4, d))
+    X = (centres[np.searchsorted(["blur", "jpeg", "noise", "wn"], labels)] * 0.6 + rng.normal(size=(n, d))) \
+        * rng.uniform(0.1, 30.0, d) + 5.0
+    tr, te = np.arange(90), np.arange(90, n)
+    pipe = Pipeline([("scale", StandardScaler()), ("svc", SVC(kernel="rbf", gamma="scale"))])
+    ref = GridSearchCV(pipe, {"svc__C": list(C_GRID)}, cv=GroupKFold(5), scoring="accuracy", error_score=np.nan)
+    ref.fit(X[tr], labels[tr], groups=groups[tr])
+    new = RBFSVCSearch(cv=5).fit(X[tr], labels[tr], groups[tr])
+    np.testing.assert_allclose(new.mean_test_score_, ref.cv_results_["mean_test_score"], rtol=0, atol=1e-12)
+    assert new.best_index_ == ref.best_index_ and new.best_params_["C"] == ref.best_params_["svc__C"]
+    np.testing.assert_array_equal(new.predict(X[te]), ref.predict(X[te]))
+    assert len(set(ref.cv_results_["mean_test_score"])) > 1        # the choice is not a tie
+
+
+def test_recognition_search_fold_with_one_class_scores_nan():
+    from benchmark.analysis.recognition import RBFSVCSearch
+
+    rng = np.random.default_rng(0)
+    labels = np.array(["a"] * 20 + ["b"] * 4)
+    groups = np.array([0] * 10 + [1] * 10 + [2] * 4)       # fold without group 2: one class to train on
+    X = rng.normal(size=(24, 3)) + (labels == "b")[:, None] * 3.0
+    s = RBFSVCSearch(cv=3).fit(X, labels, groups)
+    assert np.isnan(s.mean_test_score_).all() and s.best_index_ == 0
+    assert set(s.predict(X)) <= {"a", "b"}
