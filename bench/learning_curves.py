@@ -10,7 +10,7 @@ in ``--work`` is reused, an interrupted training resumes from its checkpoint.
 Writes to ``--out``:
 
 * ``learning_curves.png`` - validation SROCC (and loss) per epoch, one panel per dataset;
-* ``curves.csv`` - every epoch: train loss, validation loss / SROCC / PLCC, seconds;
+* ``curves.csv`` - every epoch (counted from 1): train loss, validation loss / SROCC / PLCC, seconds;
 * ``summary.csv`` - per run: preset, epochs to convergence (best epoch, epochs run, early stop
   or ``capped`` by ``--max-epochs``), wall and process CPU seconds (fit, per epoch, predict),
   training images/s and patches/s (training steps only), decoded-set memory, peak RSS, test
@@ -114,7 +114,7 @@ def plot(curves, summary, path: Path) -> None:
         for k, (method, g) in enumerate(curves[curves["dataset"] == ds].groupby("method", sort=False)):
             s = summary[(summary["dataset"] == ds) & (summary["method"] == method)].iloc[0]
             col = f"C{k}"
-            ep = g["epoch"].to_numpy() + 1
+            ep = g["epoch"].to_numpy()
             end = "capped" if s.get("capped") else ("early stop" if s["stopped_early"] else "epoch budget")
             lab = f"{method} (best {s['best_epoch']}/{s['epochs_run']}, {end}, test {s['test_srocc']:.2f})"
             axes[0, j].plot(ep, g["val_srocc"], color=col, lw=1.2, label=lab)
@@ -220,6 +220,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     summary = pd.DataFrame(runs)
     curves_df = pd.concat(curves, ignore_index=True)
+    curves_df["epoch"] = curves_df["epoch"] + 1      # counted from 1, like best_epoch / epochs_run and the plot
     cols = ["dataset", "method", "epoch", "train_loss", "val_loss", "val_srocc", "val_plcc", "seconds", "cpu_seconds",
             "train_seconds", "train_items", "train_units"]
     curves_df[[c for c in cols if c in curves_df]].to_csv(out / "curves.csv", index=False, float_format="%.5g")
