@@ -326,8 +326,7 @@ def _evaluate_memo(memo: dict | None, used: dict | None, y_true, y_pred, thb: bo
     key = _memo_key(y_true, y_pred, thb, phb, mapping)
     hit = memo.get(key)
     if not isinstance(hit, dict):
-        hit = evaluate(y_true, y_pred, true_higher_better=thb, pred_higher_better=phb, mapping=mapping)
-        hit = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in hit.items()}
+        hit = _evaluated(y_true, y_pred, thb, phb, mapping)
     if used is not None:
         used[key] = hit
     return dict(hit)
@@ -355,8 +354,57 @@ def save_metrics_memo(out, used: dict) -> None:
     atomic_write_text(Path(out) / METRICS_MEMO, json.dumps({"version": EVALUATION_VERSION, "entries": used}))
 
 
+def _evaluated(y_true, y_pred, thb: bool, phb: bool, mapping: str) -> dict:
+    """:func:`evaluate` with NumPy scalars as Python numbers (the form the memo stores)."""
+    m = evaluate(y_true, y_pred, true_higher_better=thb, pred_higher_better=phb, mapping=mapping)
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in m.items()}
+
+
+#: the metric columns of a row without any evaluated image
+_EMPTY = {"n": 0, "srocc": float("nan"), "krocc": float("nan"), "plcc": float("nan"), "plcc_raw": float("nan"),
+          "rmse": float("nan"), "mapping": ""}
+
+
+def _result_rows(results, ev) -> tuple[list[dict], list[dict]]:
+    """Metric rows and per-type rows of ``results``; ``ev(y_true, y_pred, thb, phb)`` evaluates one set."""
+    rows, type_rows = [], []
+    nan = float("nan")
+    for info, plan, train_name, test_name, split, df in results:
+        pred = df["y_pred"].to_numpy(dtype=float)
+        ok = np.isfinite(pred)
+        d = df[ok]
+        base = {"method": info.name, "label": info.display, "group": info.group, "kind": info.kind,
+                "plan": plan, "train_set": train_name, "test_set": test_name, "split": split,
+                "n_failed": int((~ok).sum())}
+        if len(d) < 3:
+            if len(d) == 0 and len(df):
+                status, reason = "failed", f"all {len(df)} test images failed"
+            else:
+                status, reason = "undefined", f"only {len(d)} of {len(df)} test images have a prediction"
+            rows.append({**base, **_EMPTY, "n": int(len(d)), "status": status, "reason": reason})
+            continue
+        thb, phb = bool(d["true_higher_better"].iloc[0]), bool(d["pred_higher_better"].iloc[0])
+        m = ev(d["y_true"], d["y_pred"], thb, phb)
+        undefined = m["mapping"] == "undefined"
+        reason = ""
+        if undefined:
+            reason = ("constant predictions" if np.ptp(d["y_pred"].to_numpy(float)) == 0
+                      else "constant subjective scores")
+        rows.append({**base, **m, "status": "undefined" if undefined else "ok", "reason": reason})
+        if plan == "within":
+            for t, g in d.groupby("dist_type"):
+                if not t or len(g) < 3:
+                    continue
+                if len(g) >= MIN_PLCC_N:
+                    e = ev(g["y_true"], g["y_pred"], thb, phb)
+                else:  # a 4-5 parameter curve through a handful of points is not a correlation
+                    e = {"n": len(g), "plcc": nan, "srocc": srocc_oriented(g["y_true"], g["y_pred"], thb, phb)}
+                type_rows.append({**base, "dist_type": t, "n": e["n"], "srocc": e["srocc"], "plcc": e["plcc"]})
+    return rows, type_rows
+
+
 def metric_rows(results, mapping: str = "logistic5", failed=(), memo: dict | None = None,
-                used: dict | None = None) -> tuple["pd.DataFrame", "pd.DataFrame"]:
+                used: dict | None = None, n_jobs: int | None = 1) -> tuple["pd.DataFrame", "pd.DataFrame"]:
     """Tidy metric rows of a run: one per evaluated (method, plan, train set, test set, split).
 
     ``results`` holds ``(info, plan, train_name, test_name, split, predictions)`` tuples
@@ -378,45 +426,33 @@ def metric_rows(results, mapping: str = "logistic5", failed=(), memo: dict | Non
     re-run (the same predictions) then fits no logistic again: the fits were 36 of the 45 s of
     a cached re-run of 8 methods on synth.  The values are the same bits (JSON round-trips
     floats exactly).
+
+    ``n_jobs`` (joblib): the evaluations the memo lacks, nearly all of a fresh run's time here
+    (the logistic fits: 74 s single-threaded for the 1384 evaluations of ``--suite all`` on
+    synth), run in that many processes first; the rows are the same bits as with ``n_jobs=1``.
     """
     import pandas as pd
 
-    rows, type_rows = [], []
-    nan = float("nan")
-    empty = {"n": 0, "srocc": nan, "krocc": nan, "plcc": nan, "plcc_raw": nan, "rmse": nan, "mapping": ""}
-    for info, plan, train_name, test_name, split, df in results:
-        pred = df["y_pred"].to_numpy(dtype=float)
-        ok = np.isfinite(pred)
-        d = df[ok]
-        base = {"method": info.name, "label": info.display, "group": info.group, "kind": info.kind,
-                "plan": plan, "train_set": train_name, "test_set": test_name, "split": split,
-                "n_failed": int((~ok).sum())}
-        if len(d) < 3:
-            if len(d) == 0 and len(df):
-                status, reason = "failed", f"all {len(df)} test images failed"
-            else:
-                status, reason = "undefined", f"only {len(d)} of {len(df)} test images have a prediction"
-            rows.append({**base, **empty, "n": int(len(d)), "status": status, "reason": reason})
-            continue
-        thb, phb = bool(d["true_higher_better"].iloc[0]), bool(d["pred_higher_better"].iloc[0])
-        m = _evaluate_memo(memo, used, d["y_true"], d["y_pred"], thb, phb, mapping)
-        undefined = m["mapping"] == "undefined"
-        reason = ""
-        if undefined:
-            reason = ("constant predictions" if np.ptp(d["y_pred"].to_numpy(float)) == 0
-                      else "constant subjective scores")
-        rows.append({**base, **m, "status": "undefined" if undefined else "ok", "reason": reason})
-        if plan == "within":
-            for t, g in d.groupby("dist_type"):
-                if not t or len(g) < 3:
-                    continue
-                if len(g) >= MIN_PLCC_N:
-                    e = _evaluate_memo(memo, used, g["y_true"], g["y_pred"], thb, phb, mapping)
-                else:  # a 4-5 parameter curve through a handful of points is not a correlation
-                    e = {"n": len(g), "plcc": nan, "srocc": srocc_oriented(g["y_true"], g["y_pred"], thb, phb)}
-                type_rows.append({**base, "dist_type": t, "n": e["n"], "srocc": e["srocc"], "plcc": e["plcc"]})
+    lookup = memo
+    if n_jobs != 1:
+        todo: dict[str, tuple] = {}
+
+        def collect(y_true, y_pred, thb, phb):
+            key = _memo_key(y_true, y_pred, thb, phb, mapping)
+            if memo is None or not isinstance(memo.get(key), dict):
+                todo.setdefault(key, (y_true.to_numpy(float), y_pred.to_numpy(float), thb, phb))
+            return {"n": len(y_true), "srocc": float("nan"), "plcc": float("nan"), "mapping": ""}
+
+        _result_rows(results, collect)
+        if len(todo) > 1:
+            from joblib import Parallel, delayed
+
+            done = Parallel(n_jobs=n_jobs, batch_size=8)(delayed(_evaluated)(*args, mapping) for args in todo.values())
+            lookup = {**(memo or {}), **dict(zip(todo, done))}
+    rows, type_rows = _result_rows(
+        results, lambda y_true, y_pred, thb, phb: _evaluate_memo(lookup, used, y_true, y_pred, thb, phb, mapping))
     for f in failed:
         base = {k: f.get(k, "") for k in BASE_COLUMNS}
         base["n_failed"] = int(f.get("n_failed", 0) or 0)
-        rows.append({**base, **empty, "status": "failed", "reason": str(f.get("reason", ""))})
+        rows.append({**base, **_EMPTY, "status": "failed", "reason": str(f.get("reason", ""))})
     return pd.DataFrame(rows, columns=METRIC_COLUMNS), pd.DataFrame(type_rows, columns=PER_TYPE_COLUMNS)

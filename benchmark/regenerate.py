@@ -105,7 +105,8 @@ def regenerate(out: Path, mapping: str = "logistic5", plots: bool = True, aggreg
     fail_path = out / "failures.csv"
     failures = pd.read_csv(fail_path, keep_default_na=False, dtype=str) if fail_path.exists() else pd.DataFrame(
         columns=["method", "dataset", "image", "stage", "plan", "train_set", "split", "reason"])
-    metrics, per_type = metric_rows(results, mapping, failed_attempts(failures, meta))
+    n_jobs = (meta.get("config") or {}).get("n_jobs", -1)
+    metrics, per_type = metric_rows(results, mapping, failed_attempts(failures, meta), n_jobs=n_jobs)
     if aggregate is None:
         aggregate = (meta.get("config") or {}).get("aggregate", "median")
     meta["regenerated"] = True

@@ -568,7 +568,7 @@ def run(cfg: RunConfig) -> RunResult:
         r.cross(data, methods)
     used: dict = {}
     metrics, per_type = metric_rows(r.results, cfg.mapping, r.failed_attempts,
-                                    memo=load_metrics_memo(cfg.out).get("entries", {}), used=used)
+                                    memo=load_metrics_memo(cfg.out).get("entries", {}), used=used, n_jobs=cfg.n_jobs)
     save_metrics_memo(cfg.out, used)
     # an image that failed is listed once (its first plan and split); a method failure once per attempt
     allf = pd.DataFrame(r.failures, columns=FAILURE_COLUMNS).fillna("")

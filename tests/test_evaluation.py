@@ -181,3 +181,34 @@ def test_metric_rows_read_a_memo_back_bit_for_bit(tmp_path, monkeypatch):
     m3, _ = ev.metric_rows([(info, "within", "d", "d", "r00", frame(y.copy()))], memo=memo, used={})
     assert len(calls) > first                                     # other predictions: computed
     assert ev.load_metrics_memo(tmp_path / "nowhere") == {}
+
+
+@pytest.mark.parametrize("with_memo", [False, True])
+def test_metric_rows_in_processes_are_the_sequential_rows(with_memo):
+    """``n_jobs=2`` evaluates what the memo lacks in worker processes first: same rows, same bits, same memo."""
+    import pandas as pd
+
+    from benchmark import evaluation as ev
+    from benchmark.methods.base import MethodInfo
+
+    info = MethodInfo("m", lambda ctx: None, "NR", "NR hand-crafted", "classical", trainable=True, label="M")
+    rng = np.random.default_rng(3)
+    y = np.repeat(np.arange(1.0, 7.0), 10)
+    types = np.tile(["blur", "noise", "jpeg"], len(y) // 3)
+    results = [(info, "within", "d", "d", f"r{k:02d}",
+                pd.DataFrame({"image": [f"i{j}" for j in range(len(y))], "content": "c", "dist_type": types,
+                              "y_true": y, "true_higher_better": True, "y_pred": np.tanh(y / 3 + rng.normal(0, 0.4, len(y))),
+                              "pred_higher_better": True}))
+               for k in range(4)]
+    memo0 = {}
+    if with_memo:                      # one split already in the memo: only the others are computed
+        ev.metric_rows(results[:1], memo={}, used=memo0)
+    used1: dict = {}
+    used2: dict = {}
+    m1, t1 = ev.metric_rows(results, memo=dict(memo0) if with_memo else None, used=used1 if with_memo else None)
+    m2, t2 = ev.metric_rows(results, memo=dict(memo0) if with_memo else None, used=used2 if with_memo else None,
+                            n_jobs=2)
+    assert m1["plcc"].notna().all() and len(t1) == 12
+    pd.testing.assert_frame_equal(m1, m2, check_exact=True)
+    pd.testing.assert_frame_equal(t1, t2, check_exact=True)
+    assert used1 == used2
