@@ -433,8 +433,10 @@ def metric_rows(results, mapping: str = "logistic5", failed=(), memo: dict | Non
     """
     import pandas as pd
 
+    from joblib import Parallel, delayed, effective_n_jobs
+
     lookup = memo
-    if n_jobs != 1:
+    if effective_n_jobs(n_jobs) > 1:
         todo: dict[str, tuple] = {}
 
         def collect(y_true, y_pred, thb, phb):
@@ -445,8 +447,6 @@ def metric_rows(results, mapping: str = "logistic5", failed=(), memo: dict | Non
 
         _result_rows(results, collect)
         if len(todo) > 1:
-            from joblib import Parallel, delayed
-
             done = Parallel(n_jobs=n_jobs, batch_size=8)(delayed(_evaluated)(*args, mapping) for args in todo.values())
             lookup = {**(memo or {}), **dict(zip(todo, done))}
     rows, type_rows = _result_rows(

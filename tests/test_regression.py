@@ -98,6 +98,7 @@ def test_kernel_budget_is_shared_by_the_folds_scored_at_once(monkeypatch, n_jobs
     assert s.best_params_ == ref.best_params_
     assert SVRSearchCV().max_kernel_mb == 512
 
+
 def test_squared_distances():
     rng = np.random.default_rng(1)
     A, B = rng.normal(size=(7, 4)), rng.normal(size=(5, 4))

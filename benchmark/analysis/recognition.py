@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
@@ -227,8 +228,6 @@ class RBFSVCSearch(ClassifierMixin, BaseEstimator):
 
 
 def _classifier(groups: np.ndarray, quick: bool, seed: int):
-    from sklearn.pipeline import Pipeline
-
     if quick:   # the --quick preset: C = 10 without a search (a run's analyses stay cheap)
         return Pipeline([("scale", StandardScaler()), ("svc", SVC(kernel="rbf", gamma="scale", C=10.0,
                                                                    random_state=seed))])
