@@ -13,7 +13,8 @@ from PIL import Image  # noqa: E402
 
 from deep._utils import derived_rng  # noqa: E402
 from deep.backbones import WeightsError, build_backbone  # noqa: E402
-from deep.features import CNNFeatures, FeatureNet, crop_corners, crop_outputs, image_crops  # noqa: E402
+from deep.features import (CNNFeatures, FeatureNet, crop_corners, crop_outputs, fold_batchnorm,  # noqa: E402
+                           image_crops)
 from features.cache import file_digest  # noqa: E402
 
 CROP = 64      # small crops keep the tests fast; the default is the backbone's 224
@@ -144,6 +145,41 @@ def test_feature_svr_end_to_end(images, tmp_path):
     m = FeatureSVR(features=_feats(n_crops=2, cache_dir=tmp_path), quick=True).fit(rec)
     pred = m.predict(rec)
     assert pred.shape == (8,) and np.all(np.isfinite(pred))
+
+
+@pytest.mark.parametrize("arch", ["mobilenet_v2", "resnet50"])
+def test_fold_batchnorm_keeps_the_function(arch):
+    """Every conv -> batch norm pair is folded (ResNet's attribute pairs and MobileNetV2's Sequential
+    blocks alike) and the network computes the same features up to float32 rounding."""
+    torch.manual_seed(0)
+    net = FeatureNet(build_backbone(arch, "random", seed=0), arch, "pool")
+    n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    for m in net.modules():                      # non-trivial running statistics and affine parameters
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    net.eval()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.inference_mode():
+        ref = net(x)
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batchnorm(net.train())
+    folded = fold_batchnorm(net.eval())
+    assert folded is net and isinstance(folded, FeatureNet)
+    assert n_bn > 40 and not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    with torch.inference_mode():
+        got = folded(x)
+    assert torch.allclose(got, ref, rtol=1e-4, atol=1e-5 * float(ref.abs().max()))
+    assert not torch.equal(got, ref)             # folded weights: a different rounding, not the same code path
+
+
+def test_fold_batchnorm_leaves_networks_without_batch_norm():
+    net = FeatureNet(build_backbone("alexnet", "random", seed=0), "alexnet", "conv5").eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    fold_batchnorm(net)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
 
 
 def test_crop_corners_are_prefix_stable(images):
