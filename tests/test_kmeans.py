@@ -35,6 +35,21 @@ def test_kmeans_is_the_same_with_one_and_two_threads():
     np.testing.assert_array_equal(a, b)
 
 
+def test_labels_depend_neither_on_the_blocks_nor_on_the_threads(monkeypatch):
+    import features.kmeans as km
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2000, 49)) * rng.uniform(0.5, 5.0, size=(2000, 1))
+    c = x[rng.choice(2000, 150, replace=False)].copy()
+    x[:30] = c[5]                                  # exact ties with the centre's own row
+    ref = km._assign(x, c)
+    for block, threads in [(7, 1), (7, 2), (64, 2), (4096, 2)]:
+        monkeypatch.setattr(km, "_BLOCK", block)
+        labels, dist = km._assign(x, c, threads=threads)
+        np.testing.assert_array_equal(labels, ref[0])
+        np.testing.assert_array_equal(dist, ref[1])
+
+
 def test_kmeans_refills_empty_clusters_and_checks_k():
     x = np.vstack([np.zeros((50, 2)), np.ones((50, 2)) * 10, [[100.0, 100.0]]])
     c, labels, _ = kmeans(x, 3, n_iter=10, random_state=0)
