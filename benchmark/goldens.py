@@ -81,16 +81,22 @@ TOLERANCES: dict[str, float] = {
     "svr_prediction": 1e-6,
     # CNN forward passes and one training step (relative, plus 1e-6 absolute): float32
     # convolutions with one thread; reductions in another order move them by ~1e-7 relative
-    # (measured: the same values with 2 torch threads differ by at most the figure in the README)
-    "cnn_rel": 1e-4,
+    # (measured: the same values with 2 torch threads differ by at most 7e-7), but another CPU
+    # kind picks other oneDNN convolution kernels: the goldens written on an AVX-512 Intel machine
+    # and recomputed on an AVX2-only AMD EPYC differ by up to 1.53e-4 after the training step
+    # (deepiqa_fr_patchwise_diff; 1e-4 before that measurement), the forward passes by less
+    "cnn_rel": 3e-4,
     # quick-table medians (absolute, SROCC and PLCC): one adjacent swap of two predictions in a
     # 35-image test set moves SROCC by 6*2/(35*(35^2-1)) = 2.8e-4; per-image values and features
     # are pinned to 1e-6 / 1e-5 above, so a few near-ties may swap on another CPU, not more.
     # The logistic fit behind PLCC stops at an iteration budget: 1e-3 covers its end point.
     "quick_training_free": 1e-3,
     # SVR rows: 3e-3 = about ten swaps; a flipped grid choice, which moved CORNIA by 0.15 when
-    # its linear-kernel grid left it unregularised, is 20 times larger
-    "quick_svr": 3e-3,
+    # its linear-kernel grid left it unregularised, is 30 times larger.  CORNIA's codebook amplifies
+    # kernel-level differences (whitening through BLAS/LAPACK, k-means near-ties): its PLCC median
+    # was 0.560987 on the AVX-512 machine that wrote the goldens and 0.564233 on an AVX2-only AMD
+    # EPYC (3.2e-3; its SROCC the same), hence 5e-3 (3e-3 before that measurement)
+    "quick_svr": 5e-3,
 }
 
 
