@@ -101,7 +101,7 @@ def speed(a: argparse.Namespace) -> dict:
     for arch in a.archs:
         spec = _spec(arch, given)
         tap = {"alexnet": "conv5", "vgg16": "conv5"}.get(arch, "pool")
-        fnet = FeatureNet(build_backbone(arch, spec), arch, tap).eval()
+        fnet = FeatureNet.for_inference(build_backbone(arch, spec), arch, tap)
         tnet = RegressionCNN(build_backbone(arch, spec), arch, "pool" if tap == "conv5" else "classifier")
         _net_forward(fnet, 8)                                          # warm-up
         res = {"fwd": [], "extract": [], "train": [], "loop": [], "loop_disk": []}
@@ -197,7 +197,7 @@ def crops(a: argparse.Namespace) -> dict:
         F = np.load(store)
         extract_s = None
     else:
-        net = FeatureNet(build_backbone(a.arch, spec), a.arch, tap).eval()
+        net = FeatureNet.for_inference(build_backbone(a.arch, spec), a.arch, tap)
         F = None
         t0 = time.perf_counter()
         for i, vec, err in crop_outputs(net, paths, [file_digest(p) for p in paths], n_crops=a.n_crops, size=224,

@@ -139,7 +139,7 @@ def feature_throughput(device: str, quick: bool, carried: dict[str, Any]) -> lis
     rows = []
     archs = [a for a in FEATURE_ARCHS if a in carried or (a == "resnet50" and not quick)]
     for arch in archs:
-        net = FeatureNet(build_backbone(arch, "random", seed=0), arch, default_tap(arch)).to(dev).eval()
+        net = FeatureNet.for_inference(build_backbone(arch, "random", seed=0), arch, default_tap(arch)).to(dev)
         if dev.type == "cuda":
             net = net.to(memory_format=torch.channels_last)
             torch.cuda.reset_peak_memory_stats()

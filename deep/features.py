@@ -118,6 +118,11 @@ class FeatureNet(nn.Module):
         self.arch, self.tap = arch, tap
         self.backbone = backbone
 
+    @classmethod
+    def for_inference(cls, backbone: nn.Module, arch: str, tap: str) -> "FeatureNet":
+        """The network as the extractor runs it: eval mode, batch norms folded (:func:`fold_batchnorm`)."""
+        return fold_batchnorm(cls(backbone, arch, tap).eval())
+
     @property
     def dim(self) -> int:
         return feature_dim(self.arch, self.tap)
@@ -362,7 +367,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
                 backbone = build_backbone(self.arch, self.weights, seed=self.seed, offline=self.offline)
             arch = weights_info(backbone).arch
             tap = self._ident()[1]
-            net = fold_batchnorm(FeatureNet(backbone, arch, tap).eval())
+            net = FeatureNet.for_inference(backbone, arch, tap)
             dev = select_device(self.device)
             net = net.to(dev).to(memory_format=torch.channels_last)
             self.net_, self.device_ = net, dev

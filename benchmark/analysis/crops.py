@@ -69,7 +69,7 @@ class CropFeatures:
         import torch
 
         from deep.backbones import build_backbone
-        from deep.features import FeatureNet, fold_batchnorm
+        from deep.features import FeatureNet
 
         if getattr(self, "net_", None) is None and getattr(self.cnn, "net_", None) is not None:
             self.net_ = self.cnn.net_                    # the CNNFeatures' own network, already built
@@ -79,7 +79,7 @@ class CropFeatures:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*left randomly initialised", category=UserWarning)
                 backbone = build_backbone(self.cnn.arch, self.cnn.weights, seed=int(self.cnn.seed))
-            self.net_ = fold_batchnorm(FeatureNet(backbone, self.cnn.arch.lower(), self.cnn.cache_params()["tap"]).eval())
+            self.net_ = FeatureNet.for_inference(backbone, self.cnn.arch.lower(), self.cnn.cache_params()["tap"])
             torch.set_grad_enabled(True)   # inference_mode is used per batch
         return self.net_
 
